@@ -1,0 +1,64 @@
+// `nograd eval`: the mean loss of a checkpoint over the first K batches of a token dataset.
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "cli/commands.h"
+#include "data/shards.h"
+#include "kernels/gemm.h"
+#include "model/checkpoint.h"
+#include "model/memory_plan.h"
+#include "util/error.h"
+#include "util/flags.h"
+
+namespace nograd {
+
+int run_eval(const Args& args) {
+    Flags flags("nograd eval --model M.bin --data 'PATTERN' --batch B --seq T [--batches K] [--json]",
+                "Mean cross-entropy over the first K batches (llm.c's unshuffled batch order).",
+                {{"--model", "M.bin", "", "llm.c checkpoint (fp32 or bf16)"},
+                 {"--data", "PATTERN", "", "glob of llm.c token shards, quoted"},
+                 {"--batch", "B", "", "sequences per batch"},
+                 {"--seq", "T", "", "tokens per sequence"},
+                 {"--batches", "K", "1", "batches to average over"},
+                 {"--json", "", "", "print one JSON object as the last line of stdout"}});
+    flags.parse(args);
+    const int threads = setup_threads(flags);
+    const std::string model_path = flags.required("--model"), pattern = flags.required("--data");
+    const long long B = flags.integer("--batch", 0, 1, 1 << 20), T = flags.integer("--seq", 0, 1, 1 << 20);
+    if (!flags.has("--batch") || !flags.has("--seq")) throw UsageError("--batch and --seq are required");
+    const long long K = flags.integer("--batches", 1, 1, 1LL << 40);
+    GPT2 model = load_checkpoint(model_path);
+    check_batch_shape(model.config, B, T, model_path);
+    const TokenDataset data(pattern, model.config.vocab_size);
+    const size_t available = data.num_batches(int(B), int(T));
+    if (size_t(K) > available)
+        throw Error(pattern + ": --batches " + std::to_string(K) + " requested, but B=" + std::to_string(B) +
+                    " T=" + std::to_string(T) + " gives only " + std::to_string(available) + " batches");
+    Activations acts(model.config, int(B), int(T), ActivationLayout::inference);
+    std::vector<int> inputs(B * T), targets(B * T);
+    double loss_sum = 0.0, seconds = 0.0;
+    for (long long k = 0; k < K; ++k) {
+        data.read_batch(size_t(k), int(B), int(T), inputs.data(), targets.data());
+        const auto start = std::chrono::steady_clock::now();
+        loss_sum += gpt2_forward(model, acts, inputs.data(), targets.data());
+        seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    const double loss = loss_sum / double(K);
+    const long long tokens = K * B * T;
+    if (!flags.has("--json")) {
+        std::printf("loss %.6f\n", loss);
+        std::fprintf(stderr, "%lld tokens in %.3f s (%.0f tokens/s), %d threads, %s\n", tokens, seconds,
+                     tokens / seconds, threads, gemm_backend_name());
+        return 0;
+    }
+    const nlohmann::json out = {{"loss", loss},         {"tokens", tokens},   {"seconds", seconds},
+                                {"tokens_per_second", tokens / seconds},   {"batches", K},
+                                {"batch", B},           {"seq", T},           {"threads", threads},
+                                {"backend", gemm_backend_name()}};
+    std::printf("%s\n", out.dump().c_str());
+    return 0;
+}
+
+}  // namespace nograd

@@ -1,0 +1,81 @@
+#include "model/gpt2.h"
+
+#include <cmath>
+#include <limits>
+
+#include "kernels/attention.h"
+#include "kernels/crossentropy.h"
+#include "kernels/encoder.h"
+#include "kernels/gelu.h"
+#include "kernels/layernorm.h"
+#include "kernels/matmul.h"
+#include "kernels/residual.h"
+#include "optim/direction.h"
+
+namespace nograd {
+
+GPT2::GPT2(const GPT2Config& c)
+    : config(c), table(make_parameter_table(c)), params(table.total), weights(make_views(params.data(), table)) {}
+
+LayerWeights layer_weights(const ParameterViews& w, const GPT2Config& c, int l) {
+    const size_t C = c.channels;
+    return {w.ln1w + l * C,         w.ln1b + l * C,          w.qkvw + l * 3 * C * C, w.qkvb + l * 3 * C,
+            w.attprojw + l * C * C, w.attprojb + l * C,      w.ln2w + l * C,         w.ln2b + l * C,
+            w.fcw + l * 4 * C * C,  w.fcb + l * 4 * C,       w.fcprojw + l * 4 * C * C, w.fcprojb + l * C};
+}
+
+void init_gpt2_weights(GPT2& model, uint64_t seed) {
+    const GPT2Config& c = model.config;
+    const float residual_std = 0.02f / std::sqrt(2.0f * c.num_layers);
+    for (size_t i = 0; i < model.table.tensors.size(); ++i) {
+        const TensorInfo& t = model.table.tensors[i];
+        float* p = model.params.data() + t.offset;
+        if (t.group == TensorGroup::layernorm && !t.is_bias) { for (size_t k = 0; k < t.size; ++k) p[k] = 1.0f; continue; }
+        if (t.is_bias) { for (size_t k = 0; k < t.size; ++k) p[k] = 0.0f; continue; }
+        // Each tensor draws its own stream, so resizing one tensor leaves the others' values alone.
+        generate_direction(p, 0, t.size, DirectionKey{seed, 0xC0FFEE00u + i}, Distribution::gaussian);
+        const float std = (t.name == "attprojw" || t.name == "fcprojw") ? residual_std : 0.02f;
+        for (size_t k = 0; k < t.size; ++k) p[k] *= std;
+    }
+    // llm.c keeps the padding rows of wte at zero; they never reach the softmax.
+    float* pad = model.weights.wte + size_t(c.vocab_size) * c.channels;
+    for (size_t k = 0; k < size_t(c.padded_vocab_size - c.vocab_size) * c.channels; ++k) pad[k] = 0.0f;
+}
+
+void block_forward(const BlockActivations& a, const float* x_in, const LayerWeights& w, int B, int T, int C,
+                   int NH) {
+    const int BT = B * T;
+    layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, x_in, w.ln1w, w.ln1b, BT, C);
+    matmul_forward(a.qkv, a.ln1, w.qkvw, w.qkvb, BT, C, 3 * C);
+    if (a.att) attention_forward(a.atty, a.att, a.qkv, B, T, C, NH);
+    else attention_forward_streaming(a.atty, a.qkv, B, T, C, NH);
+    matmul_forward(a.attproj, a.atty, w.attprojw, w.attprojb, BT, C, C);
+    residual_forward(a.residual2, x_in, a.attproj, long(BT) * C);
+    layernorm_forward(a.ln2, a.ln2_mean, a.ln2_rstd, a.residual2, w.ln2w, w.ln2b, BT, C);
+    matmul_forward(a.fch, a.ln2, w.fcw, w.fcb, BT, C, 4 * C);
+    gelu_forward(a.fch_gelu, a.fch, long(BT) * 4 * C);
+    matmul_forward(a.fcproj, a.fch_gelu, w.fcprojw, w.fcprojb, BT, 4 * C, C);
+    residual_forward(a.residual3, a.residual2, a.fcproj, long(BT) * C);
+}
+
+float gpt2_forward(const GPT2& model, Activations& acts, const int* inputs, const int* targets) {
+    const GPT2Config& c = model.config;
+    const ParameterViews& w = model.weights;
+    const int B = acts.B, T = acts.T, C = c.channels, BT = B * T;
+    encoder_forward(acts.encoded, inputs, w.wte, w.wpe, B, T, C);
+    const float* x = acts.encoded;
+    for (int l = 0; l < c.num_layers; ++l) {
+        block_forward(acts.blocks[l], x, layer_weights(w, c, l), B, T, C, c.num_heads);
+        x = acts.blocks[l].residual3;
+    }
+    layernorm_forward(acts.lnf, acts.lnf_mean, acts.lnf_rstd, x, w.lnfw, w.lnfb, BT, C);
+    // Tied LM head over the real vocabulary only: logits (BT, V of Vp) = lnf · wte[0:V]ᵀ.
+    matmul_forward(acts.logits, acts.lnf, w.wte, nullptr, BT, C, c.vocab_size, c.padded_vocab_size);
+    if (!targets) return std::numeric_limits<float>::quiet_NaN();
+    crossentropy_forward(acts.losses, acts.logits, targets, BT, c.vocab_size, c.padded_vocab_size);
+    double sum = 0.0;  // fixed order: the same bits for any thread count
+    for (int i = 0; i < BT; ++i) sum += acts.losses[i];
+    return float(sum / BT);
+}
+
+}  // namespace nograd

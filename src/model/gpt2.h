@@ -1,0 +1,42 @@
+// The GPT-2 model: a config, one flat parameter buffer with named views into it, and the forward pass.
+// The backward pass lives in model/backward.*; checkpoints in model/checkpoint.*.
+#pragma once
+#include <cstdint>
+
+#include "model/activations.h"
+#include "model/config.h"
+#include "model/parameters.h"
+#include "util/buffer.h"
+
+namespace nograd {
+
+struct GPT2 {
+    explicit GPT2(const GPT2Config& config);  // parameters allocated, not initialised
+    GPT2(GPT2&&) = default;
+
+    GPT2Config config;
+    ParameterTable table;
+    FloatBuffer params;       // table.total floats, llm.c's file order
+    ParameterViews weights;   // named views into params
+};
+
+// One layer's slice of the stacked per-layer tensors.
+struct LayerWeights {
+    const float *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb;
+    const float *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb;
+};
+LayerWeights layer_weights(const ParameterViews& w, const GPT2Config& config, int layer);
+
+// GPT-2's initialisation (Radford et al. 2019): weights N(0, 0.02), the two residual projections
+// N(0, 0.02/√(2L)), biases 0, LayerNorm weights 1; padded vocabulary rows zero. Deterministic in seed.
+void init_gpt2_weights(GPT2& model, uint64_t seed);
+
+// Forward pass over inputs (B, T) into acts; returns the mean cross-entropy against targets (B, T),
+// or NaN when targets is null (logits only). B and T are acts.B, acts.T; T ≤ max_seq_len.
+float gpt2_forward(const GPT2& model, Activations& acts, const int* inputs, const int* targets);
+
+// One transformer block: reads the residual stream x_in (B, T, C), writes a.residual3.
+void block_forward(const BlockActivations& a, const float* x_in, const LayerWeights& w, int B, int T, int C,
+                   int NH);
+
+}  // namespace nograd

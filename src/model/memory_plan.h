@@ -1,0 +1,33 @@
+// What each way of using a model needs in memory, from the config alone (for `nograd info` and the
+// memory tests). Bytes, not counting the program itself or the data loader.
+#pragma once
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+
+namespace nograd {
+
+struct MemoryItem {
+    std::string name;
+    size_t bytes;
+};
+
+struct MemoryPlan {
+    std::string mode;
+    std::vector<MemoryItem> items;
+    size_t total() const;
+};
+
+// Parameters + the inference activation layout: evaluation and every zeroth-order method.
+MemoryPlan inference_plan(const GPT2Config& config, int B, int T);
+
+// Parameters, gradients, AdamW's two moments and the training activation layout.
+MemoryPlan backprop_plan(const GPT2Config& config, int B, int T);
+
+// Rejects B, T that the model cannot take or whose buffers would overflow 32-bit indexing;
+// `source` names the model file.
+void check_batch_shape(const GPT2Config& config, long long B, long long T, const std::string& source);
+
+}  // namespace nograd

@@ -1,0 +1,242 @@
+// Directions z regenerated from (seed, stream, index): Philox4x32-10 on 16 counters at once in
+// structure-of-arrays form, then Box-Muller with float polynomials for log and sin/cos, written as plain
+// loops over fixed-size arrays that the compiler vectorizes (no intrinsics, so PORTABLE=1 builds too).
+#include "optim/direction.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+
+#include "optim/philox.h"
+
+namespace nograd {
+namespace {
+
+constexpr size_t kLanes = 16;                   // Philox blocks per batch: one AVX-512 register of uint32
+constexpr uint32_t kRademacherTag = 0x80000000u;  // top bit of the block high word, see direction.h
+static_assert(kGaussianBatch == 4 * kLanes && kRademacherBatch == 128 * kLanes);
+static_assert(kDirectionChunk % kGaussianBatch == 0 && kDirectionChunk % kRademacherBatch == 0);
+
+struct PhiloxLanes {
+    alignas(64) uint32_t word[4][kLanes];  // word[w][l]: output word w of block first_block + l
+};
+
+// philox4x32_10 (philox.h) on blocks first_block .. first_block + 15; each round is one loop across lanes,
+// which the compiler turns into vector 32x32->64 multiplies.
+void philox_lanes(PhiloxLanes& x, uint64_t first_block, uint32_t block_tag, DirectionKey key) {
+    for (size_t l = 0; l < kLanes; ++l) {
+        const uint64_t block = first_block + l;
+        x.word[0][l] = uint32_t(block);
+        x.word[1][l] = uint32_t(block >> 32) | block_tag;
+        x.word[2][l] = uint32_t(key.stream);
+        x.word[3][l] = uint32_t(key.stream >> 32);
+    }
+    uint32_t key0 = uint32_t(key.seed), key1 = uint32_t(key.seed >> 32);
+    for (int round = 0; round < kPhiloxRounds; ++round) {
+        if (round > 0) {
+            key0 += kPhiloxWeyl0;
+            key1 += kPhiloxWeyl1;
+        }
+        for (size_t l = 0; l < kLanes; ++l) {
+            const uint64_t product0 = uint64_t(kPhiloxMul0) * x.word[0][l];
+            const uint64_t product1 = uint64_t(kPhiloxMul1) * x.word[2][l];
+            const uint32_t x1 = x.word[1][l], x3 = x.word[3][l];
+            x.word[0][l] = uint32_t(product1 >> 32) ^ x1 ^ key0;
+            x.word[1][l] = uint32_t(product1);
+            x.word[2][l] = uint32_t(product0 >> 32) ^ x3 ^ key1;
+            x.word[3][l] = uint32_t(product0);
+        }
+    }
+}
+
+// ln u for u in (0, 1]. Write u = 2^e m with m in [sqrt(1/2), sqrt(2)]; then ln m = 2 atanh(t) =
+// 2 (t + t^3/3 + t^5/5 + ...) with t = (m - 1)/(m + 1), |t| <= 0.172, so stopping at t^9 leaves < 3e-9
+// relative error. ln 2 is split in two (Cody-Waite) so e * ln2_hi is exact.
+inline float log_unit(float u) {
+    constexpr float kLn2Hi = 0.693145751953125f;  // 16 significant bits
+    constexpr float kLn2Lo = 1.42860677e-06f;     // ln 2 - kLn2Hi
+    const uint32_t bits = std::bit_cast<uint32_t>(u);
+    const uint32_t mantissa = bits & 0x007FFFFFu;
+    const uint32_t halve = mantissa > 0x003504F3u ? 1u : 0u;  // m > sqrt(2): take m/2 and e + 1
+    const float m = std::bit_cast<float>(mantissa | (halve ? 0x3F000000u : 0x3F800000u));
+    const float e = float(int32_t(bits >> 23) - 127 + int32_t(halve));
+    const float t = (m - 1.0f) / (m + 1.0f);
+    const float t2 = t * t;
+    const float series = 1.0f + t2 * (1.0f / 3 + t2 * (1.0f / 5 + t2 * (1.0f / 7 + t2 * (1.0f / 9))));
+    return e * kLn2Hi + (e * kLn2Lo + 2.0f * t * series);
+}
+
+// cos and sin of 2 pi a / 2^24 for a < 2^24. The nearest quarter turn q is split off exactly in integers,
+// the remaining angle phi in [-pi/4, pi/4] goes through Taylor polynomials (next terms < 2e-9), and
+// (cos phi, sin phi) is rotated by q quarter turns: swap for odd q, then flip signs.
+inline void cos_sin_turn(uint32_t a, float& cos_out, float& sin_out) {
+    constexpr float kRadiansPerUnit = 3.14159265358979f / 8388608.0f;  // (pi/2) / 2^22
+    const uint32_t quarter = (a + (1u << 21)) >> 22;                       // 0..4
+    const float phi = float(int32_t(a) - int32_t(quarter << 22)) * kRadiansPerUnit;
+    const float p2 = phi * phi;
+    const float s = phi + phi * p2 *
+                              (-1.0f / 6 + p2 * (1.0f / 120 + p2 * (-1.0f / 5040 + p2 * (1.0f / 362880))));
+    const float c = 1.0f + p2 * (-0.5f + p2 * (1.0f / 24 + p2 * (-1.0f / 720 + p2 * (1.0f / 40320 +
+                                                                                     p2 * (-1.0f / 3628800)))));
+    const bool odd = quarter & 1u;
+    const uint32_t cos_sign = ((quarter + 1u) & 2u) << 30;  // q = 1, 2: cos < 0 side
+    const uint32_t sin_sign = (quarter & 2u) << 30;         // q = 2, 3: sin < 0 side
+    cos_out = std::bit_cast<float>(std::bit_cast<uint32_t>(odd ? s : c) ^ cos_sign);
+    sin_out = std::bit_cast<float>(std::bit_cast<uint32_t>(odd ? c : s) ^ sin_sign);
+}
+
+// Box-Muller: (r cos, r sin) with r = sqrt(-2 ln u) are two independent N(0, 1) for u, angle uniform.
+inline void box_muller_kernel(const uint32_t* __restrict radius_bits, const uint32_t* __restrict angle_bits,
+                              float* __restrict z_cos, float* __restrict z_sin, size_t n) {
+    for (size_t k = 0; k < n; ++k) {
+        const float u = float(int32_t((radius_bits[k] >> 8) + 1)) * 0x1p-24f;  // (0, 1]: log never sees 0
+        const float r = std::sqrt(-2.0f * log_unit(u));
+        float c, s;
+        cos_sin_turn(angle_bits[k] >> 8, c, s);
+        z_cos[k] = r * c;
+        z_sin[k] = r * s;
+    }
+}
+
+// z for indices [64 batch, 64 batch + 64).
+void gaussian_batch(float* __restrict out, uint64_t batch, DirectionKey key) {
+    PhiloxLanes x;
+    philox_lanes(x, batch * kLanes, 0, key);
+    box_muller_kernel(x.word[0], x.word[1], out, out + kLanes, kLanes);
+    box_muller_kernel(x.word[2], x.word[3], out + 2 * kLanes, out + 3 * kLanes, kLanes);
+}
+
+// z for indices [2048 batch, 2048 batch + 2048): bit t of word w of lane l sets the sign of entry 16(32w+t)+l.
+void rademacher_batch(float* __restrict out, uint64_t batch, DirectionKey key) {
+    PhiloxLanes x;
+    philox_lanes(x, batch * kLanes, kRademacherTag, key);
+    for (size_t w = 0; w < 4; ++w) {
+        for (uint32_t t = 0; t < 32; ++t) {
+            float* row = out + (32 * w + t) * kLanes;
+#pragma omp simd
+            for (size_t l = 0; l < kLanes; ++l)
+                row[l] = std::bit_cast<float>(0x3F800000u | ((x.word[w][l] << (31 - t)) & 0x80000000u));
+        }
+    }
+}
+
+}  // namespace
+
+void box_muller_from_bits(const uint32_t* radius_bits, const uint32_t* angle_bits, float* z_cos, float* z_sin,
+                          size_t n) {
+    box_muller_kernel(radius_bits, angle_bits, z_cos, z_sin, n);
+}
+
+// Whole batches are always computed into an aligned local array, so every z_i comes from the same code
+// path whatever the range; the wanted part is copied out.
+void generate_direction_serial(float* out, size_t begin, size_t end, DirectionKey key, Distribution dist) {
+    const bool gaussian = dist == Distribution::gaussian;
+    const size_t batch_size = gaussian ? kGaussianBatch : kRademacherBatch;
+    alignas(64) float batch_z[kRademacherBatch];
+    for (size_t batch = begin / batch_size; batch * batch_size < end; ++batch) {
+        const size_t first = batch * batch_size;
+        const size_t lo = std::max(begin, first), hi = std::min(end, first + batch_size);
+        if (gaussian)
+            gaussian_batch(batch_z, batch, key);
+        else
+            rademacher_batch(batch_z, batch, key);
+        std::memcpy(out + (lo - begin), batch_z + (lo - first), (hi - lo) * sizeof(float));
+    }
+}
+
+size_t subset_size(std::span<const IndexRange> ranges) {
+    size_t total = 0;
+    for (const IndexRange& range : ranges) total += range.end - range.begin;
+    return total;
+}
+
+DirectionChunkPlan::DirectionChunkPlan(std::span<const IndexRange> ranges) : ranges_(ranges) {
+    first_piece_.reserve(ranges.size());
+    subset_offset_.reserve(ranges.size());
+    size_t offset = 0;
+    for (const IndexRange& range : ranges) {
+        assert(range.begin <= range.end);
+        first_piece_.push_back(piece_count_);
+        subset_offset_.push_back(offset);
+        if (range.end > range.begin)
+            piece_count_ += (range.end - 1) / kDirectionChunk - range.begin / kDirectionChunk + 1;
+        offset += range.end - range.begin;
+    }
+}
+
+DirectionChunkPlan::Piece DirectionChunkPlan::piece(size_t number) const {
+    // The last range whose first piece is <= number; empty ranges share their successor's first piece and
+    // come before it, so upper_bound skips them.
+    const size_t r = size_t(std::upper_bound(first_piece_.begin(), first_piece_.end(), number) -
+                            first_piece_.begin()) - 1;
+    const IndexRange& range = ranges_[r];
+    const size_t chunk = range.begin / kDirectionChunk + (number - first_piece_[r]);
+    const size_t begin = std::max(range.begin, chunk * kDirectionChunk);
+    const size_t end = std::min(range.end, (chunk + 1) * kDirectionChunk);
+    return {begin, end, subset_offset_[r] + (begin - range.begin)};
+}
+
+void generate_direction(float* out, size_t begin, size_t end, DirectionKey key, Distribution dist) {
+    const IndexRange whole[1] = {{begin, end}};
+    const DirectionChunkPlan plan(whole);
+    const ptrdiff_t pieces = static_cast<ptrdiff_t>(plan.size());
+#pragma omp parallel for schedule(static) if (pieces > 1)
+    for (ptrdiff_t number = 0; number < pieces; ++number) {
+        const DirectionChunkPlan::Piece piece = plan.piece(static_cast<size_t>(number));
+        generate_direction_serial(out + piece.subset_offset, piece.begin, piece.end, key, dist);
+    }
+}
+
+void add_scaled_direction(float* params, std::span<const IndexRange> ranges, float scale, DirectionKey key,
+                          Distribution dist) {
+    for_each_direction_chunk(ranges, key, dist, [&](const float* z, size_t first, size_t count, size_t) {
+        float* __restrict p = params + first;
+        for (size_t k = 0; k < count; ++k) p[k] += scale * z[k];
+    });
+}
+
+void add_scaled_direction(float* params, size_t begin, size_t end, float scale, DirectionKey key,
+                          Distribution dist) {
+    const IndexRange whole[1] = {{begin, end}};
+    add_scaled_direction(params, whole, scale, key, dist);
+}
+
+// One chunk of params stays in L1 while each key's z is generated and added: n directions, one memory pass.
+void add_scaled_directions(float* params, std::span<const IndexRange> ranges, std::span<const DirectionKey> keys,
+                           std::span<const float> scales, Distribution dist) {
+    assert(keys.size() == scales.size());
+    const DirectionChunkPlan plan(ranges);
+    const ptrdiff_t pieces = static_cast<ptrdiff_t>(plan.size());
+#pragma omp parallel for schedule(static) if (pieces > 1)
+    for (ptrdiff_t number = 0; number < pieces; ++number) {
+        alignas(64) float z[kDirectionChunk];
+        const DirectionChunkPlan::Piece piece = plan.piece(static_cast<size_t>(number));
+        float* __restrict p = params + piece.begin;
+        const size_t count = piece.end - piece.begin;
+        for (size_t s = 0; s < keys.size(); ++s) {
+            generate_direction_serial(z, piece.begin, piece.end, keys[s], dist);
+            for (size_t k = 0; k < count; ++k) p[k] += scales[s] * z[k];
+        }
+    }
+}
+
+void add_weighted_direction(float* params, std::span<const IndexRange> ranges, float scale, const float* weights,
+                            DirectionKey key, Distribution dist) {
+    for_each_direction_chunk(ranges, key, dist, [&](const float* z, size_t first, size_t count, size_t offset) {
+        float* __restrict p = params + first;
+        const float* __restrict w = weights + offset;
+        for (size_t k = 0; k < count; ++k) p[k] += scale * z[k] * w[k];
+    });
+}
+
+void add_preconditioned_direction(float* params, std::span<const IndexRange> ranges, float scale,
+                                  const float* diag_h, DirectionKey key, Distribution dist) {
+    for_each_direction_chunk(ranges, key, dist, [&](const float* z, size_t first, size_t count, size_t offset) {
+        float* __restrict p = params + first;
+        const float* __restrict h = diag_h + offset;
+        for (size_t k = 0; k < count; ++k) p[k] += scale * z[k] / std::sqrt(h[k]);
+    });
+}
+
+}  // namespace nograd

@@ -1,0 +1,116 @@
+// Random perturbation directions z that are never stored: z_i is a pure function of (seed, stream, i), with
+// i the parameter's index in the flat buffer, regenerated in small chunks wherever it is needed and fused
+// into the update loops. What each optimizer does with z (gains, clipping, H floors) lives in its own file.
+#pragma once
+#include <cassert>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace nograd {
+
+enum class Distribution { gaussian, rademacher };
+
+// Which direction: `seed` is the run's seed (the Philox key); `stream` tells the directions of one run apart,
+// normally direction_stream(step, sample). Same key => same z, bit for bit, for any thread count or chunking.
+struct DirectionKey {
+    uint64_t seed;
+    uint64_t stream;
+};
+
+// stream = step * 2^20 + sample: up to 2^20 directions per step (samples, population members, or the second
+// perturbation of 2SPSA) and 2^44 steps.
+constexpr uint64_t direction_stream(uint64_t step, uint64_t sample) {
+    assert(sample < (uint64_t(1) << 20) && step < (uint64_t(1) << 44));
+    return (step << 20) | sample;
+}
+
+// Indices [begin, end) of the flat parameter buffer. A list of ranges is a parameter subset; its entries are
+// numbered 0..n-1 in list order ("subset offsets"), which is how subset-sized vectors (H, momentum) are
+// indexed. Ranges in one list must not overlap.
+struct IndexRange {
+    size_t begin;
+    size_t end;
+};
+size_t subset_size(std::span<const IndexRange> ranges);
+
+// How z_i is computed (this fixes the bits; changing it changes every run).
+// Philox4x32-10 with key = (seed low, seed high) and counter = (block low, block high, stream low, stream high).
+// Gaussian: i = 64b + 16w + l (w < 4, l < 16) uses output word w of block 16b + l. Words (0,1) and (2,3) are
+//   Box-Muller pairs: u = ((x >> 8) + 1) / 2^24 in (0, 1], angle = 2 pi (y >> 8) / 2^24,
+//   z = sqrt(-2 ln u) * cos(angle) for w = 0, 2 and * sin(angle) for w = 1, 3.
+// Rademacher: i = 2048b + 16(32w + t) + l uses bit t of word w of block 16b + l, with the top bit of the block
+//   high word set (so its counters never meet the Gaussian ones); z = -1 if the bit is set, else +1.
+// The log and sin/cos are float polynomials (about 1e-7 relative error), so bits can differ between builds
+// that contract a*b+c into an FMA and builds that don't (PORTABLE=1), never between runs of one build.
+inline constexpr size_t kGaussianBatch = 64;
+inline constexpr size_t kRademacherBatch = 2048;
+inline constexpr size_t kDirectionChunk = 4096;  // work unit of the parallel loops: 16 KB of z, stays in L1
+
+// out[k] = z_{begin+k} for k < end - begin. Parallel (OpenMP, static schedule).
+void generate_direction(float* out, size_t begin, size_t end, DirectionKey key, Distribution dist);
+// The same on the calling thread only, for use inside a parallel region or a per-layer loop.
+void generate_direction_serial(float* out, size_t begin, size_t end, DirectionKey key, Distribution dist);
+
+// params[i] += scale * z_i for i in [begin, end) (params is the base of the flat buffer): perturb, restore,
+// and MeZO's folded restore + update theta += (eps - lr * g) z, in one pass with no z buffer.
+void add_scaled_direction(float* params, size_t begin, size_t end, float scale, DirectionKey key,
+                          Distribution dist);
+void add_scaled_direction(float* params, std::span<const IndexRange> ranges, float scale, DirectionKey key,
+                          Distribution dist);
+// params[i] += sum_s scales[s] * z^(keys[s])_i: several directions in one pass over params (n-SPSA, ES).
+void add_scaled_directions(float* params, std::span<const IndexRange> ranges, std::span<const DirectionKey> keys,
+                           std::span<const float> scales, Distribution dist);
+// params[i] += scale * z_i * weights[k], k the subset offset of i (weights is subset-sized).
+void add_weighted_direction(float* params, std::span<const IndexRange> ranges, float scale, const float* weights,
+                            DirectionKey key, Distribution dist);
+// params[i] += scale * z_i / sqrt(diag_h[k]): HiZOO's perturbation theta +- eps z / sqrt(H).
+void add_preconditioned_direction(float* params, std::span<const IndexRange> ranges, float scale,
+                                  const float* diag_h, DirectionKey key, Distribution dist);
+
+// The ranges cut at multiples of kDirectionChunk into numbered pieces, so an OpenMP loop can hand them out.
+class DirectionChunkPlan {
+public:
+    struct Piece {
+        size_t begin, end;     // parameter indices, within one chunk
+        size_t subset_offset;  // subset offset of `begin`
+    };
+    explicit DirectionChunkPlan(std::span<const IndexRange> ranges);
+    size_t size() const { return piece_count_; }
+    Piece piece(size_t number) const;
+
+private:
+    std::span<const IndexRange> ranges_;
+    std::vector<size_t> first_piece_;    // per range: number of its first piece
+    std::vector<size_t> subset_offset_;  // per range: subset offset of its begin
+    size_t piece_count_ = 0;
+};
+
+// Calls f(z, param_begin, count, subset_offset) for every piece of the ranges, where z[k] = z_{param_begin+k}
+// for k < count (count <= kDirectionChunk) and subset_offset numbers param_begin within the subset. Runs the
+// pieces in parallel (f must be safe for that and must not throw), so callers fuse any per-coordinate update
+// without a parameter-sized buffer, e.g. HiZOO's restore + H update + step:
+//   for_each_direction_chunk(ranges, key, dist, [&](const float* z, size_t p, size_t n, size_t s) {
+//       for (size_t k = 0; k < n; ++k) { float& h = diag_h[s + k]; ... theta[p + k] -= ... / std::sqrt(h); }
+//   });
+// Per-coordinate work gives the same bits for any thread count; reductions across pieces are the caller's.
+template <class F>
+void for_each_direction_chunk(std::span<const IndexRange> ranges, DirectionKey key, Distribution dist, F&& f) {
+    const DirectionChunkPlan plan(ranges);
+    const ptrdiff_t pieces = static_cast<ptrdiff_t>(plan.size());
+#pragma omp parallel for schedule(static) if (pieces > 1)
+    for (ptrdiff_t number = 0; number < pieces; ++number) {
+        alignas(64) float z[kDirectionChunk];
+        const DirectionChunkPlan::Piece piece = plan.piece(static_cast<size_t>(number));
+        generate_direction_serial(z, piece.begin, piece.end, key, dist);
+        f(static_cast<const float*>(z), piece.begin, piece.end - piece.begin, piece.subset_offset);
+    }
+}
+
+// The Box-Muller kernel behind the Gaussian directions, exposed for tests: for k < n, with u and the angle
+// derived from radius_bits[k] and angle_bits[k] as described above, z_cos[k] = r cos(angle), z_sin[k] = r sin(angle).
+void box_muller_from_bits(const uint32_t* radius_bits, const uint32_t* angle_bits, float* z_cos, float* z_sin,
+                          size_t n);
+
+}  // namespace nograd

@@ -1,0 +1,49 @@
+// Checked file access: every failure is an nograd::Error naming the path. Output files are written
+// to a temporary file beside the target, flushed to disk, then renamed over it, so a crash or a full
+// disk never leaves a half-written file where a good one was.
+#pragma once
+#include <cstdio>
+#include <string>
+
+namespace nograd {
+
+class InputFile {
+public:
+    explicit InputFile(const std::string& path);
+    ~InputFile();
+    InputFile(const InputFile&) = delete;
+    InputFile& operator=(const InputFile&) = delete;
+
+    size_t size() const { return size_; }
+    const std::string& path() const { return path_; }
+    // Reads exactly `bytes` at the current position; `what` names the part in the error message.
+    void read_exact(void* out, size_t bytes, const std::string& what);
+    void seek(size_t offset);
+
+private:
+    std::string path_;
+    FILE* file_ = nullptr;
+    size_t size_ = 0;
+};
+
+class AtomicOutputFile {
+public:
+    explicit AtomicOutputFile(const std::string& path);
+    ~AtomicOutputFile();  // removes the temporary file unless commit() succeeded
+    AtomicOutputFile(const AtomicOutputFile&) = delete;
+    AtomicOutputFile& operator=(const AtomicOutputFile&) = delete;
+
+    void write(const void* data, size_t bytes);
+    void commit();  // flush, fsync, rename over the target
+
+private:
+    std::string path_, temp_path_;
+    FILE* file_ = nullptr;
+};
+
+// Checks that a file can be created in `path`'s folder, before a long run depends on it.
+void check_writable(const std::string& path, const std::string& flag);
+
+bool file_exists(const std::string& path);
+
+}  // namespace nograd

@@ -1,0 +1,58 @@
+// Small utilities shared by the tests: random inputs, temporary folders, fixture paths.
+#pragma once
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace nograd::testing {
+
+inline std::vector<float> random_vector(size_t n, uint32_t seed, float scale = 1.0f) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> dist(0.0f, scale);
+    std::vector<float> v(n);
+    for (float& x : v) x = dist(rng);
+    return v;
+}
+
+// A fresh folder under /tmp, removed with everything in it at the end of the test.
+class TempDir {
+public:
+    TempDir() {
+        std::string pattern = (std::filesystem::temp_directory_path() / "nograd-test-XXXXXX").string();
+        path_ = mkdtemp(pattern.data());
+    }
+    ~TempDir() { std::filesystem::remove_all(path_); }
+    std::string file(const std::string& name) const { return (path_ / name).string(); }
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
+
+inline std::vector<char> read_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+inline void write_bytes(const std::string& path, const void* data, size_t bytes) {
+    std::ofstream out(path, std::ios::binary);
+    out.write(static_cast<const char*>(data), std::streamsize(bytes));
+}
+
+inline const std::string kTinyFixture = "tests/fixtures/gpt2_tiny/";
+
+// max |a - b| / (abs_tol + rel_tol · |b|) over all entries: ≤ 1 means within tolerance.
+inline double worst_error(const float* a, const float* b, size_t n, double abs_tol, double rel_tol) {
+    double worst = 0.0;
+    for (size_t i = 0; i < n; ++i) {
+        const double err = std::abs(double(a[i]) - double(b[i])) / (abs_tol + rel_tol * std::abs(double(b[i])));
+        worst = err > worst ? err : worst;
+    }
+    return worst;
+}
+
+}  // namespace nograd::testing
