@@ -67,6 +67,12 @@ $(OBJ_DIR)/%.o: %.cpp | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
+# The git commit is compiled into one small file, rebuilt every time so logs name the right commit.
+GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+$(OBJ_DIR)/src/util/version.o: CXXFLAGS += -DNOGRAD_GIT_COMMIT='"$(GIT_COMMIT)"' -DNOGRAD_BUILD='"$(VARIANT)"'
+$(OBJ_DIR)/src/util/version.o: FORCE
+FORCE:
+
 $(BIN): $(LIB_OBJ) $(MAIN_OBJ)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 

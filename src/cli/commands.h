@@ -11,5 +11,6 @@ using Args = std::vector<std::string>;
 int run_init(const Args& args);
 int run_info(const Args& args);
 int run_eval(const Args& args);
+int run_train(const Args& args);
 
 }  // namespace nograd

@@ -1,14 +1,13 @@
 // `nograd eval`: the mean loss of a checkpoint over the first K batches of a token dataset.
-#include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
-#include <vector>
 
 #include "cli/commands.h"
 #include "data/shards.h"
 #include "kernels/gemm.h"
 #include "model/checkpoint.h"
 #include "model/memory_plan.h"
+#include "train/evaluate.h"
 #include "util/error.h"
 #include "util/flags.h"
 
@@ -32,20 +31,9 @@ int run_eval(const Args& args) {
     GPT2 model = load_checkpoint(model_path);
     check_batch_shape(model.config, B, T, model_path);
     const TokenDataset data(pattern, model.config.vocab_size);
-    const size_t available = data.num_batches(int(B), int(T));
-    if (size_t(K) > available)
-        throw Error(pattern + ": --batches " + std::to_string(K) + " requested, but B=" + std::to_string(B) +
-                    " T=" + std::to_string(T) + " gives only " + std::to_string(available) + " batches");
     Activations acts(model.config, int(B), int(T), ActivationLayout::inference);
-    std::vector<int> inputs(B * T), targets(B * T);
-    double loss_sum = 0.0, seconds = 0.0;
-    for (long long k = 0; k < K; ++k) {
-        data.read_batch(size_t(k), int(B), int(T), inputs.data(), targets.data());
-        const auto start = std::chrono::steady_clock::now();
-        loss_sum += gpt2_forward(model, acts, inputs.data(), targets.data());
-        seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    }
-    const double loss = loss_sum / double(K);
+    const EvalResult result = evaluate_loss(model, acts, data, long(K));
+    const double loss = result.loss, seconds = result.seconds;
     const long long tokens = K * B * T;
     if (!flags.has("--json")) {
         std::printf("loss %.6f\n", loss);

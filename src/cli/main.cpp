@@ -21,6 +21,7 @@ const Command kCommands[] = {
     {"init", nograd::run_init, "write a freshly initialised GPT-2 checkpoint"},
     {"info", nograd::run_info, "show a checkpoint's config, parameters and memory plan"},
     {"eval", nograd::run_eval, "mean loss of a checkpoint on token shards"},
+    {"train", nograd::run_train, "train with backprop or without gradients"},
 };
 
 void print_usage(FILE* out) {

@@ -93,4 +93,62 @@ void attention_forward(float* out, float* att, const float* qkv, int B, int T, i
             }
 }
 
+namespace {
+
+// One head of one sequence. With y_t = Σ_j p_tj v_j and p_t = softmax(s_t), s_tj = scale · q_t·k_j:
+//   dv_j += p_tj dy_t,   dp_tj = dy_t·v_j,   ds_tj = p_tj (dp_tj − Σ_k p_tk dp_tk)   (softmax Jacobian),
+//   dq_t += scale Σ_j ds_tj k_j,   dk_j += scale ds_tj q_t.
+// qkv and dqkv point at this sequence's (T, 3C) rows, offset to head h; dp is T floats of scratch.
+void attention_head_backward(float* dqkv, float* dp, const float* dout, const float* qkv, const float* att, int T,
+                             int C, int hs, float scale) {
+    const size_t stride = 3 * size_t(C);
+    for (int t = 0; t < T; ++t)
+        for (int part = 0; part < 3; ++part) {  // this head's q, k and v slices of row t
+            float* d = dqkv + t * stride + part * size_t(C);
+            std::fill(d, d + hs, 0.0f);
+        }
+    for (int t = 0; t < T; ++t) {
+        const float* p = att + size_t(t) * T;
+        const float* dy = dout + size_t(t) * C;
+        const float* q = qkv + t * stride;
+        float* dq = dqkv + t * stride;
+        float weighted = 0.0f;  // Σ_k p_tk dp_tk
+        for (int j = 0; j <= t; ++j) {
+            dp[j] = dot(dy, qkv + j * stride + 2 * C, hs);
+            weighted += p[j] * dp[j];
+            float* dv = dqkv + j * stride + 2 * C;
+            for (int i = 0; i < hs; ++i) dv[i] += p[j] * dy[i];
+        }
+        for (int j = 0; j <= t; ++j) {
+            const float ds = scale * p[j] * dp[j];
+            const float* k = qkv + j * stride + C;
+            float* dk = dqkv + j * stride + C;
+            for (int i = 0; i < hs; ++i) {
+                dq[i] += ds * k[i];
+                dk[i] += ds * q[i];
+            }
+        }
+    }
+}
+
+}  // namespace
+
+void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* att, int B, int T, int C,
+                        int NH) {
+    const int hs = C / NH;
+    const float scale = 1.0f / std::sqrt(float(hs));
+#pragma omp parallel
+    {
+        std::vector<float> dp(T);
+#pragma omp for collapse(2) schedule(static)
+        for (int b = 0; b < B; ++b)
+            for (int h = 0; h < NH; ++h) {
+                const size_t sequence = size_t(b) * T * 3 * C;
+                attention_head_backward(dqkv + sequence + h * hs, dp.data(), dout + size_t(b) * T * C + h * hs,
+                                        qkv + sequence + h * hs, att + (size_t(b) * NH + h) * T * T, T, C, hs,
+                                        scale);
+            }
+    }
+}
+
 }  // namespace nograd

@@ -12,4 +12,11 @@ void attention_forward_streaming(float* out, const float* qkv, int B, int T, int
 // above the diagonal are written as 0). out (B, T, C).
 void attention_forward(float* out, float* att, const float* qkv, int B, int T, int C, int NH);
 
+// Backward of attention_forward from its saved probabilities att (B, NH, T, T). dqkv (B, T, 3C) is
+// assigned (overwritten), not accumulated; dout (B, T, C). Needs no T×T gradient buffer: each query row's
+// score gradients live in O(T) scratch per thread. Threads split (b, h) pairs, which own disjoint
+// slices of dqkv, so the bits do not depend on the thread count.
+void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* att, int B, int T, int C,
+                        int NH);
+
 }  // namespace nograd

@@ -6,4 +6,7 @@ namespace nograd {
 // out (N) = gelu(inp); out may equal inp (in place).
 void gelu_forward(float* out, const float* inp, long N);
 
+// dinp (N) = dout · gelu'(inp): assigned, not accumulated; dinp may equal dout (in place), not inp.
+void gelu_backward(float* dinp, const float* dout, const float* inp, long N);
+
 }  // namespace nograd

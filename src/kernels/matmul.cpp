@@ -18,4 +18,24 @@ void matmul_forward(float* out, const float* inp, const float* weight, const flo
         for (int o = 0; o < OC; ++o) out[size_t(n) * ldo + o] += bias[o];
 }
 
+void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                     const float* weight, int N, int IC, int OC, int ldd) {
+    if (ldd == 0) ldd = OC;
+    // dinp := 1 · dout (N,OC) · weight (OC,IC) + 1 · dinp
+    if (dinp) gemm(Transpose::no, Transpose::no, N, IC, OC, 1.0f, dout, ldd, weight, IC, 1.0f, dinp, IC);
+    // dweight := 1 · doutᵀ (OC,N) · inp (N,IC) + 1 · dweight
+    gemm(Transpose::yes, Transpose::no, OC, IC, N, 1.0f, dout, ldd, inp, IC, 1.0f, dweight, IC);
+    if (!dbias) return;
+    // Column sums: threads split the outputs, each summing its columns over n in order.
+    constexpr int kColumns = 64;
+#pragma omp parallel for schedule(static)
+    for (int o0 = 0; o0 < OC; o0 += kColumns) {
+        const int o1 = o0 + kColumns < OC ? o0 + kColumns : OC;
+        for (int n = 0; n < N; ++n) {
+            const float* g = dout + size_t(n) * ldd;
+            for (int o = o0; o < o1; ++o) dbias[o] += g[o];
+        }
+    }
+}
+
 }  // namespace nograd

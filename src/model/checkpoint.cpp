@@ -73,6 +73,12 @@ GPT2 load_checkpoint(const std::string& path) {
 }
 
 void save_checkpoint(const GPT2& model, const std::string& path) {
+    AtomicOutputFile out(path);
+    write_checkpoint(model, out, path);
+    out.commit();
+}
+
+void write_checkpoint(const GPT2& model, AtomicOutputFile& out, const std::string& path) {
     const float* p = model.params.data();
     for (size_t i = 0; i < model.params.size(); ++i)
         if (!std::isfinite(p[i]))
@@ -81,10 +87,9 @@ void save_checkpoint(const GPT2& model, const std::string& path) {
     const GPT2Config& c = model.config;
     int32_t header[kHeaderInts] = {kCheckpointMagic, 3, c.max_seq_len, c.vocab_size, c.num_layers,
                                    c.num_heads, c.channels, c.padded_vocab_size};
-    AtomicOutputFile out(path);
     out.write(header, sizeof header);
     out.write(p, model.params.size() * sizeof(float));
-    out.commit();
+    out.finish();
 }
 
 }  // namespace nograd

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "model/gpt2.h"
+#include "util/file.h"
 
 namespace nograd {
 
@@ -17,5 +18,7 @@ GPT2 load_checkpoint(const std::string& path);
 
 // Writes version 3 atomically. Refuses (nograd::Error) to write a non-finite parameter.
 void save_checkpoint(const GPT2& model, const std::string& path);
+// The same into an open temporary file, finished but not yet renamed (see AtomicOutputFile).
+void write_checkpoint(const GPT2& model, AtomicOutputFile& out, const std::string& path);
 
 }  // namespace nograd

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "model/activations.h"
+#include "model/backward.h"
 #include "model/parameters.h"
 #include "util/error.h"
 
@@ -23,13 +24,15 @@ MemoryPlan inference_plan(const GPT2Config& c, int B, int T) {
 MemoryPlan backprop_plan(const GPT2Config& c, int B, int T) {
     const size_t p = parameter_count(c) * 4;
     const size_t acts = Activations::floats_needed(c, B, T, ActivationLayout::training) * 4;
-    // The backward pass needs a gradient twin of every activation (llm.c keeps them all).
+    // Activation gradients: one residual-stream gradient plus two per-layer scratch buffers (6·B·T·C
+    // floats, see model/backward.h); the logits' gradient overwrites the logits in place.
+    const size_t dacts = ActivationGrads::floats_needed(c, B, T) * 4;
     return {"backprop (adamw)",
             {{"parameters", p},
              {"gradients", p},
              {"adamw moments m, v", 2 * p},
              {"activations (training layout)", acts},
-             {"activation gradients", acts}}};
+             {"activation gradients", dacts}}};
 }
 
 void check_batch_shape(const GPT2Config& c, long long B, long long T, const std::string& source) {

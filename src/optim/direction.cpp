@@ -1,19 +1,22 @@
 // Directions z regenerated from (seed, stream, index): Philox4x32-10 on 16 counters at once in
-// structure-of-arrays form, then Box-Muller with float polynomials for log and sin/cos, written as plain
-// loops over fixed-size arrays that the compiler vectorizes (no intrinsics, so PORTABLE=1 builds too).
+// structure-of-arrays form, then Box-Muller with float polynomials for log and sin/cos in plain loops that
+// the compiler vectorizes. Two AVX2 intrinsics paths (Philox rounds, sqrt) each have a plain-C twin.
 #include "optim/direction.h"
 
 #include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 #include "optim/philox.h"
 
 namespace nograd {
 namespace {
 
-constexpr size_t kLanes = 16;                   // Philox blocks per batch: one AVX-512 register of uint32
+constexpr size_t kLanes = 16;                     // Philox blocks per batch, two AVX2 registers per word
 constexpr uint32_t kRademacherTag = 0x80000000u;  // top bit of the block high word, see direction.h
 static_assert(kGaussianBatch == 4 * kLanes && kRademacherBatch == 128 * kLanes);
 static_assert(kDirectionChunk % kGaussianBatch == 0 && kDirectionChunk % kRademacherBatch == 0);
@@ -22,17 +25,55 @@ struct PhiloxLanes {
     alignas(64) uint32_t word[4][kLanes];  // word[w][l]: output word w of block first_block + l
 };
 
-// philox4x32_10 (philox.h) on blocks first_block .. first_block + 15; each round is one loop across lanes,
-// which the compiler turns into vector 32x32->64 multiplies.
-void philox_lanes(PhiloxLanes& x, uint64_t first_block, uint32_t block_tag, DirectionKey key) {
+// Counters of blocks first_block .. first_block + 15 (layout in direction.h). first_block is a multiple of 16,
+// so adding the lane number never carries into the high word.
+void load_counters(PhiloxLanes& x, uint64_t first_block, uint32_t block_tag, uint64_t stream) {
+    assert(first_block % kLanes == 0);
+    const uint32_t block_low = uint32_t(first_block), block_high = uint32_t(first_block >> 32) | block_tag;
     for (size_t l = 0; l < kLanes; ++l) {
-        const uint64_t block = first_block + l;
-        x.word[0][l] = uint32_t(block);
-        x.word[1][l] = uint32_t(block >> 32) | block_tag;
-        x.word[2][l] = uint32_t(key.stream);
-        x.word[3][l] = uint32_t(key.stream >> 32);
+        x.word[0][l] = block_low + uint32_t(l);
+        x.word[1][l] = block_high;
+        x.word[2][l] = uint32_t(stream);
+        x.word[3][l] = uint32_t(stream >> 32);
     }
-    uint32_t key0 = uint32_t(key.seed), key1 = uint32_t(key.seed >> 32);
+}
+
+#ifdef __AVX2__
+// One Philox round on 8 lanes held in registers. _mm256_mul_epu32 multiplies the even 32-bit lanes into 64-bit
+// products, so the odd lanes are shifted down for a second multiply and the halves are blended back in lane
+// order. (GCC 12 vectorizes the plain loop below with pack/unpack shuffles around every product: 2.5x slower.)
+inline void philox_round_avx2(__m256i& w0, __m256i& w1, __m256i& w2, __m256i& w3, __m256i key0, __m256i key1) {
+    const __m256i mul0 = _mm256_set1_epi64x(kPhiloxMul0), mul1 = _mm256_set1_epi64x(kPhiloxMul1);
+    const __m256i a_even = _mm256_mul_epu32(w0, mul0), a_odd = _mm256_mul_epu32(_mm256_srli_epi64(w0, 32), mul0);
+    const __m256i c_even = _mm256_mul_epu32(w2, mul1), c_odd = _mm256_mul_epu32(_mm256_srli_epi64(w2, 32), mul1);
+    const __m256i hi0 = _mm256_blend_epi32(_mm256_srli_epi64(a_even, 32), a_odd, 0xAA);
+    const __m256i hi1 = _mm256_blend_epi32(_mm256_srli_epi64(c_even, 32), c_odd, 0xAA);
+    w0 = _mm256_xor_si256(_mm256_xor_si256(hi1, w1), key0);
+    w1 = _mm256_blend_epi32(c_even, _mm256_slli_epi64(c_odd, 32), 0xAA);  // low halves of w2 * mul1
+    w2 = _mm256_xor_si256(_mm256_xor_si256(hi0, w3), key1);
+    w3 = _mm256_blend_epi32(a_even, _mm256_slli_epi64(a_odd, 32), 0xAA);  // low halves of w0 * mul0
+}
+
+// All rounds with the state in registers (kLanes / 8 independent vectors hide the multiply latency).
+void philox_rounds(PhiloxLanes& x, uint32_t key0, uint32_t key1) {
+    constexpr size_t kVectors = kLanes / 8;
+    __m256i w[4][kVectors];
+    for (size_t i = 0; i < 4; ++i)
+        for (size_t v = 0; v < kVectors; ++v) w[i][v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(x.word[i] + 8 * v));
+    for (int round = 0; round < kPhiloxRounds; ++round) {
+        if (round > 0) {
+            key0 += kPhiloxWeyl0;
+            key1 += kPhiloxWeyl1;
+        }
+        const __m256i k0 = _mm256_set1_epi32(int(key0)), k1 = _mm256_set1_epi32(int(key1));
+        for (size_t v = 0; v < kVectors; ++v) philox_round_avx2(w[0][v], w[1][v], w[2][v], w[3][v], k0, k1);
+    }
+    for (size_t i = 0; i < 4; ++i)
+        for (size_t v = 0; v < kVectors; ++v) _mm256_store_si256(reinterpret_cast<__m256i*>(x.word[i] + 8 * v), w[i][v]);
+}
+#else
+// philox_round (philox.h) as a loop across lanes, which the compiler vectorizes.
+void philox_rounds(PhiloxLanes& x, uint32_t key0, uint32_t key1) {
     for (int round = 0; round < kPhiloxRounds; ++round) {
         if (round > 0) {
             key0 += kPhiloxWeyl0;
@@ -48,6 +89,13 @@ void philox_lanes(PhiloxLanes& x, uint64_t first_block, uint32_t block_tag, Dire
             x.word[3][l] = uint32_t(product0);
         }
     }
+}
+#endif
+
+// philox4x32_10 (philox.h) on blocks first_block .. first_block + kLanes - 1.
+inline void philox_lanes(PhiloxLanes& x, uint64_t first_block, uint32_t block_tag, DirectionKey key) {
+    load_counters(x, first_block, block_tag, key.stream);
+    philox_rounds(x, uint32_t(key.seed), uint32_t(key.seed >> 32));
 }
 
 // ln u for u in (0, 1]. Write u = 2^e m with m in [sqrt(1/2), sqrt(2)]; then ln m = 2 atanh(t) =
@@ -86,25 +134,41 @@ inline void cos_sin_turn(uint32_t a, float& cos_out, float& sin_out) {
     sin_out = std::bit_cast<float>(std::bit_cast<uint32_t>(odd ? c : s) ^ sin_sign);
 }
 
-// Box-Muller: (r cos, r sin) with r = sqrt(-2 ln u) are two independent N(0, 1) for u, angle uniform.
+// x[k] = sqrt(x[k]) for x[k] >= 0. Without -fno-math-errno GCC keeps std::sqrt scalar (it must be able to
+// set errno for negative inputs), which costs a third of the Gaussian generation; hence the AVX path.
+inline void sqrt_in_place(float* x, size_t n) {
+#if defined(__AVX__) && !defined(__NO_MATH_ERRNO__)
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) _mm256_storeu_ps(x + k, _mm256_sqrt_ps(_mm256_loadu_ps(x + k)));
+    for (; k < n; ++k) x[k] = _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(x[k])));
+#else
+    for (size_t k = 0; k < n; ++k) x[k] = std::sqrt(x[k]);
+#endif
+}
+
+// Box-Muller: r cos(angle) and r sin(angle) with r = sqrt(-2 ln u) are independent N(0, 1) when u and the
+// angle are uniform. u = ((bits >> 8) + 1) / 2^24 lies in (0, 1], so the log never sees 0; its 24 bits
+// cap |z| at sqrt(2 ln 2^24) = 5.77. Three passes so the sqrt can be a vector instruction.
 inline void box_muller_kernel(const uint32_t* __restrict radius_bits, const uint32_t* __restrict angle_bits,
                               float* __restrict z_cos, float* __restrict z_sin, size_t n) {
     for (size_t k = 0; k < n; ++k) {
-        const float u = float(int32_t((radius_bits[k] >> 8) + 1)) * 0x1p-24f;  // (0, 1]: log never sees 0
-        const float r = std::sqrt(-2.0f * log_unit(u));
+        const float u = float(int32_t((radius_bits[k] >> 8) + 1)) * 0x1p-24f;
+        z_cos[k] = -2.0f * log_unit(u);  // r^2, parked in z_cos
+    }
+    sqrt_in_place(z_cos, n);
+    for (size_t k = 0; k < n; ++k) {
         float c, s;
         cos_sin_turn(angle_bits[k] >> 8, c, s);
-        z_cos[k] = r * c;
-        z_sin[k] = r * s;
+        z_sin[k] = z_cos[k] * s;
+        z_cos[k] = z_cos[k] * c;
     }
 }
 
-// z for indices [64 batch, 64 batch + 64).
+// z for indices [64 batch, 64 batch + 64): radius words 0, 1 pair with angle words 2, 3.
 void gaussian_batch(float* __restrict out, uint64_t batch, DirectionKey key) {
     PhiloxLanes x;
     philox_lanes(x, batch * kLanes, 0, key);
-    box_muller_kernel(x.word[0], x.word[1], out, out + kLanes, kLanes);
-    box_muller_kernel(x.word[2], x.word[3], out + 2 * kLanes, out + 3 * kLanes, kLanes);
+    box_muller_kernel(x.word[0], x.word[2], out, out + 2 * kLanes, 2 * kLanes);
 }
 
 // z for indices [2048 batch, 2048 batch + 2048): bit t of word w of lane l sets the sign of entry 16(32w+t)+l.
@@ -128,20 +192,22 @@ void box_muller_from_bits(const uint32_t* radius_bits, const uint32_t* angle_bit
     box_muller_kernel(radius_bits, angle_bits, z_cos, z_sin, n);
 }
 
-// Whole batches are always computed into an aligned local array, so every z_i comes from the same code
-// path whatever the range; the wanted part is copied out.
+// Batches inside [begin, end) are written in place; a batch cut by begin or end is computed whole into a
+// local array and the wanted part copied, so every z_i comes from the same arithmetic whatever the range.
 void generate_direction_serial(float* out, size_t begin, size_t end, DirectionKey key, Distribution dist) {
     const bool gaussian = dist == Distribution::gaussian;
     const size_t batch_size = gaussian ? kGaussianBatch : kRademacherBatch;
-    alignas(64) float batch_z[kRademacherBatch];
+    alignas(64) float cut_batch[kRademacherBatch];
     for (size_t batch = begin / batch_size; batch * batch_size < end; ++batch) {
         const size_t first = batch * batch_size;
         const size_t lo = std::max(begin, first), hi = std::min(end, first + batch_size);
+        const bool whole = lo == first && hi == first + batch_size;
+        float* target = whole ? out + (first - begin) : cut_batch;
         if (gaussian)
-            gaussian_batch(batch_z, batch, key);
+            gaussian_batch(target, batch, key);
         else
-            rademacher_batch(batch_z, batch, key);
-        std::memcpy(out + (lo - begin), batch_z + (lo - first), (hi - lo) * sizeof(float));
+            rademacher_batch(target, batch, key);
+        if (!whole) std::memcpy(out + (lo - begin), cut_batch + (lo - first), (hi - lo) * sizeof(float));
     }
 }
 
@@ -233,9 +299,11 @@ void add_weighted_direction(float* params, std::span<const IndexRange> ranges, f
 void add_preconditioned_direction(float* params, std::span<const IndexRange> ranges, float scale,
                                   const float* diag_h, DirectionKey key, Distribution dist) {
     for_each_direction_chunk(ranges, key, dist, [&](const float* z, size_t first, size_t count, size_t offset) {
+        alignas(64) float sqrt_h[kDirectionChunk];
+        std::memcpy(sqrt_h, diag_h + offset, count * sizeof(float));
+        sqrt_in_place(sqrt_h, count);
         float* __restrict p = params + first;
-        const float* __restrict h = diag_h + offset;
-        for (size_t k = 0; k < count; ++k) p[k] += scale * z[k] / std::sqrt(h[k]);
+        for (size_t k = 0; k < count; ++k) p[k] += scale * z[k] / sqrt_h[k];
     });
 }
 

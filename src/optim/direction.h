@@ -37,9 +37,9 @@ size_t subset_size(std::span<const IndexRange> ranges);
 
 // How z_i is computed (this fixes the bits; changing it changes every run).
 // Philox4x32-10 with key = (seed low, seed high) and counter = (block low, block high, stream low, stream high).
-// Gaussian: i = 64b + 16w + l (w < 4, l < 16) uses output word w of block 16b + l. Words (0,1) and (2,3) are
-//   Box-Muller pairs: u = ((x >> 8) + 1) / 2^24 in (0, 1], angle = 2 pi (y >> 8) / 2^24,
-//   z = sqrt(-2 ln u) * cos(angle) for w = 0, 2 and * sin(angle) for w = 1, 3.
+// Gaussian: block 16b + l (l < 16) with output words x0..x3 gives the Box-Muller pairs (x0, x2) and (x1, x3):
+//   for p in {0, 1}, u = ((x_p >> 8) + 1) / 2^24 in (0, 1], angle = 2 pi (x_{p+2} >> 8) / 2^24, and
+//   z_{64b + 16p + l} = sqrt(-2 ln u) cos(angle), z_{64b + 32 + 16p + l} = sqrt(-2 ln u) sin(angle).
 // Rademacher: i = 2048b + 16(32w + t) + l uses bit t of word w of block 16b + l, with the top bit of the block
 //   high word set (so its counters never meet the Gaussian ones); z = -1 if the bit is set, else +1.
 // The log and sin/cos are float polynomials (about 1e-7 relative error), so bits can differ between builds

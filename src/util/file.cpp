@@ -40,10 +40,8 @@ AtomicOutputFile::AtomicOutputFile(const std::string& path)
 }
 
 AtomicOutputFile::~AtomicOutputFile() {
-    if (file_) {
-        std::fclose(file_);
-        std::remove(temp_path_.c_str());
-    }
+    if (file_) std::fclose(file_);
+    if (!temp_path_.empty()) std::remove(temp_path_.c_str());
 }
 
 void AtomicOutputFile::write(const void* data, size_t bytes) {
@@ -51,16 +49,23 @@ void AtomicOutputFile::write(const void* data, size_t bytes) {
         throw Error(path_ + ": write failed (" + std::strerror(errno) + "); the previous file, if any, is untouched");
 }
 
-void AtomicOutputFile::commit() {
+void AtomicOutputFile::finish() {
+    if (finished_) return;
     const bool ok = std::fflush(file_) == 0 && fsync(fileno(file_)) == 0;
     const int saved_errno = errno;
     const bool closed = std::fclose(file_) == 0;
     file_ = nullptr;
-    if (!ok || !closed || std::rename(temp_path_.c_str(), path_.c_str()) != 0) {
-        std::remove(temp_path_.c_str());
+    if (!ok || !closed)
         throw Error(path_ + ": write failed (" + std::strerror(ok ? errno : saved_errno) +
                     "); the previous file, if any, is untouched");
-    }
+    finished_ = true;
+}
+
+void AtomicOutputFile::commit() {
+    finish();
+    if (std::rename(temp_path_.c_str(), path_.c_str()) != 0)
+        throw Error(path_ + ": cannot rename " + temp_path_ + " over it: " + std::strerror(errno));
+    temp_path_.clear();  // nothing left to clean up
 }
 
 void check_writable(const std::string& path, const std::string& flag) {

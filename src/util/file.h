@@ -34,11 +34,15 @@ public:
     AtomicOutputFile& operator=(const AtomicOutputFile&) = delete;
 
     void write(const void* data, size_t bytes);
-    void commit();  // flush, fsync, rename over the target
+    // Flushes and fsyncs the temporary file: complete on disk, not yet in place. Two files that belong
+    // together (a checkpoint and its training state) are both finished before either is renamed.
+    void finish();
+    void commit();  // finish() if not done, then rename over the target
 
 private:
     std::string path_, temp_path_;
     FILE* file_ = nullptr;
+    bool finished_ = false;
 };
 
 // Checks that a file can be created in `path`'s folder, before a long run depends on it.

@@ -31,6 +31,7 @@ public:
     long long integer(const std::string& name, long long fallback, long long min, long long max) const;
     double real(const std::string& name, double fallback, double min, double max) const;
     std::vector<std::string> positional() const { return positional_; }
+    const std::map<std::string, std::string>& values() const { return values_; }  // as given, for logs
     std::string help() const;
 
 private:

@@ -1,0 +1,160 @@
+// `nograd train`: any optimizer, backprop or zeroth-order, through one training loop.
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "kernels/gemm.h"
+#include "model/checkpoint.h"
+#include "model/memory_plan.h"
+#include "train/optimizer_factory.h"
+#include "train/train_state.h"
+#include "train/trainer.h"
+#include "util/error.h"
+#include "util/file.h"
+#include "util/flags.h"
+
+namespace nograd {
+namespace {
+
+std::vector<FlagSpec> train_flag_specs() {
+    std::vector<FlagSpec> specs = {
+        {"--model", "M.bin", "", "start from this llm.c checkpoint"},
+        {"--init-preset", "P", "", "or start from a fresh GPT-2: d12, d24, d36, d48"},
+        {"--init-layers", "L", "", "or a fresh custom GPT-2 (with --init-heads, --init-channels)"},
+        {"--init-heads", "NH", "", "attention heads of the fresh model"},
+        {"--init-channels", "C", "", "channels of the fresh model"},
+        {"--init-vocab", "V", "50257", "vocabulary of the fresh model"},
+        {"--init-max-seq", "T", "1024", "max sequence length of the fresh model"},
+        {"--train", "PATTERN", "", "glob of training token shards (quoted)"},
+        {"--val", "PATTERN", "", "glob of validation token shards"},
+        {"--optimizer", "NAME", "", "adamw, sgd (backprop); random, es, spsa, newton (zeroth-order)"},
+        {"--steps", "N", "", "total steps (a resumed run continues up to N)"},
+        {"--batch", "B", "4", "sequences per batch"},
+        {"--seq", "T", "64", "tokens per sequence"},
+        {"--lr", "LR", "per method: adamw 3e-4, sgd 0.1, random 0 (unused), es/spsa/newton see README", "learning rate"},
+        {"--schedule", "KIND", "constant", "learning-rate schedule: constant or cosine (with --warmup)"},
+        {"--warmup", "N", "0", "cosine: linear warmup steps"},
+        {"--lr-final", "F", "0.1", "cosine: final rate as a fraction of --lr"},
+        {"--seed", "S", "1337", "data order, directions, and a fresh model's weights"},
+        {"--shuffle", "", "on", "shuffle batches each epoch"},
+        {"--no-shuffle", "", "", "step s trains on batch s-1, as `nograd eval` numbers them"},
+        {"--params", "LIST", "all", "what to train: all, embeddings, attention, mlp, layernorm, bias, layers:A-B, tensor names"},
+        {"--all-positions", "", "", "also train wpe rows beyond --seq (never touched by default)"},
+        {"--val-every", "K", "0 (start and end only)", "validate every K steps"},
+        {"--val-batches", "J", "4", "validation batches per validation"},
+        {"--save", "OUT.bin", "", "checkpoint to write (and OUT.state beside it)"},
+        {"--save-every", "K", "0 (end only)", "also save every K steps"},
+        {"--log", "run.jsonl", "", "JSON-lines log (truncated; appended on --resume)"},
+        {"--resume", "OUT.state", "", "continue the run saved in OUT.state and OUT.bin (either name works)"},
+        {"--max-forward-passes", "N", "0 (none)", "stop when this many forward-pass equivalents are spent (backward = 2)"},
+        {"--divergence-factor", "F", "0 (off)", "stop, without saving, when the loss exceeds F x the first step's"},
+        {"--json", "", "", "print a one-line JSON summary as the last line of stdout"},
+    };
+    for (const FlagSpec& s : optimizer_flag_specs()) specs.push_back(s);
+    return specs;
+}
+
+GPT2 fresh_model(const Flags& f, uint64_t seed) {
+    GPT2Config c;
+    if (f.has("--init-preset")) {
+        c = preset_config(f.text("--init-preset"), "--init-preset");
+    } else {
+        if (!f.has("--init-layers") || !f.has("--init-heads") || !f.has("--init-channels"))
+            throw UsageError("give --model, --init-preset, or all of --init-layers, --init-heads, --init-channels");
+        c.num_layers = int(f.integer("--init-layers", 0, 1, 4096));
+        c.num_heads = int(f.integer("--init-heads", 0, 1, 4096));
+        c.channels = int(f.integer("--init-channels", 0, 1, 65536));
+    }
+    c.vocab_size = int(f.integer("--init-vocab", 50257, 1, 4000000));
+    c.padded_vocab_size = padded_vocab(c.vocab_size);
+    c.max_seq_len = int(f.integer("--init-max-seq", 1024, 1, 1 << 20));
+    validate_config(c, "--init-*");
+    GPT2 model(c);
+    init_gpt2_weights(model, seed);
+    return model;
+}
+
+GPT2 starting_model(const Flags& f, uint64_t seed) {
+    const int sources = int(f.has("--model")) + int(f.has("--resume")) +
+                        int(f.has("--init-preset") || f.has("--init-layers") || f.has("--init-heads") || f.has("--init-channels"));
+    if (sources > 1) throw UsageError("give only one of --model, --resume, --init-*");
+    if (f.has("--resume")) return load_checkpoint(model_path_for(f.text("--resume")));
+    if (f.has("--model")) return load_checkpoint(f.text("--model"));
+    return fresh_model(f, seed);
+}
+
+TrainSettings settings_from(const Flags& f, const OptimizerChoice& choice, const std::string& save_path) {
+    TrainSettings s;
+    s.steps = f.integer("--steps", 0, 1, 1LL << 40);
+    if (!f.has("--steps")) throw UsageError("missing required flag --steps");
+    s.batch = int(f.integer("--batch", 4, 1, 1 << 20));
+    s.seq = int(f.integer("--seq", 64, 1, 1 << 20));
+    s.seed = uint64_t(f.integer("--seed", 1337, 0, INT64_MAX));
+    if (f.has("--shuffle") && f.has("--no-shuffle")) throw UsageError("--shuffle and --no-shuffle exclude each other");
+    s.shuffle = !f.has("--no-shuffle");
+    s.val_every = f.integer("--val-every", 0, 0, 1LL << 40);
+    s.val_batches = f.integer("--val-batches", 4, 1, 1LL << 30);
+    s.save_path = save_path;
+    s.save_every = f.integer("--save-every", 0, 0, 1LL << 40);
+    s.log_path = f.text("--log");
+    s.resume_path = f.has("--resume") ? resume_state_path(f.text("--resume")) : "";
+    s.schedule.kind = f.text("--schedule", "constant");
+    if (s.schedule.kind != "constant" && s.schedule.kind != "cosine")
+        throw UsageError("--schedule: expected constant or cosine, found '" + s.schedule.kind + "'");
+    s.schedule.lr = f.real("--lr", choice.default_lr, 0.0, 1e6);
+    s.schedule.warmup_steps = f.integer("--warmup", 0, 0, s.steps);
+    s.schedule.final_fraction = f.real("--lr-final", 0.1, 0.0, 1.0);
+    s.schedule.total_steps = s.steps;
+    s.max_forward_passes = f.real("--max-forward-passes", 0.0, 0.0, 1e18);
+    s.divergence_factor = f.real("--divergence-factor", 0.0, 0.0, 1e30);
+    s.first_order = choice.first_order;
+    for (const auto& [name, value] : f.values()) s.flags[name] = value;
+    return s;
+}
+
+}  // namespace
+
+int run_train(const Args& args) {
+    Flags flags("nograd train (--model M.bin | --init-preset P | --init-layers L --init-heads NH --init-channels C | "
+                "--resume OUT.state) --train 'PATTERN' --optimizer NAME --steps N [flags]",
+                "Trains with backprop (adamw, sgd) or without gradients (random, es, spsa, newton).",
+                train_flag_specs());
+    flags.parse(args);
+    setup_threads(flags);
+    const uint64_t seed = uint64_t(flags.integer("--seed", 1337, 0, INT64_MAX));
+    const std::string method = flags.required("--optimizer");
+    default_learning_rate(method);  // validates the name before anything slow happens
+    const std::string train_pattern = flags.required("--train");
+    const std::string save_path = flags.text("--save", flags.has("--resume") ? model_path_for(flags.text("--resume")) : "");
+    if (!save_path.empty()) check_writable(save_path, "--save");
+    GPT2 model = starting_model(flags, seed);
+    const int B = int(flags.integer("--batch", 4, 1, 1 << 20)), T = int(flags.integer("--seq", 64, 1, 1 << 20));
+    check_batch_shape(model.config, B, T, flags.text("--model", "the model"));
+    const ParameterSubset subset = select_parameters(flags.text("--params", "all"), model.table, model.config, T,
+                                                     flags.has("--all-positions"));
+    OptimizerChoice choice = make_optimizer(method, flags, seed, subset.size());
+    const TrainSettings settings = settings_from(flags, choice, save_path);
+    const TokenDataset train_data(train_pattern, model.config.vocab_size);
+    std::unique_ptr<TokenDataset> val_data;
+    if (flags.has("--val")) val_data = std::make_unique<TokenDataset>(flags.text("--val"), model.config.vocab_size);
+    const TrainResult r = train(model, *choice.optimizer, train_data, val_data.get(), subset, settings);
+    if (r.interrupted)
+        std::fprintf(stderr, "interrupted after step %ld%s\n", r.steps_done,
+                     save_path.empty() ? "" : ("; saved " + save_path + ", continue with --resume " +
+                                               state_path_for(save_path)).c_str());
+    std::printf("steps %ld, train loss %.6f, val loss %.6f -> %.6f, forward passes %.0f, %.2f s\n", r.steps_done,
+                r.train_loss, r.val_loss_before, r.val_loss_after, r.forward_passes, r.seconds);
+    if (flags.has("--json")) {
+        auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+        const nlohmann::json out = {{"optimizer", method}, {"steps", r.steps_done}, {"train_loss", num(r.train_loss)},
+                                    {"val_loss_before", num(r.val_loss_before)}, {"val_loss_after", num(r.val_loss_after)},
+                                    {"forward_passes", r.forward_passes}, {"seconds", r.seconds},
+                                    {"trained_parameters", subset.size()}, {"interrupted", r.interrupted},
+                                    {"stop_reason", r.stop_reason}};
+        std::printf("%s\n", out.dump().c_str());
+    }
+    return 0;
+}
+
+}  // namespace nograd

@@ -1,0 +1,111 @@
+// (1+λ)-ES step: the parent's loss, λ candidates visited in place (each pass undoes one candidate and
+// makes the next), then one pass to the accepted candidate or back to the parent, and the 1/5th rule.
+#include "optim/random_search.h"
+
+#include <cmath>
+#include <limits>
+
+#include "optim/zeroth_order.h"
+#include "util/error.h"
+
+namespace nograd {
+
+std::vector<FlagSpec> RandomSearchOptions::flag_specs() {
+    const RandomSearchOptions d;
+    return {
+        {"--sigma", "S", number_text(d.sigma), "es: perturbation scale sigma; random: initial sigma"},
+        {"--population", "N", std::to_string(d.population), "random: candidates per step (1 + N forward passes)"},
+        distribution_flag(d.dist),
+    };
+}
+
+RandomSearchOptions RandomSearchOptions::from_flags(const Flags& flags) {
+    RandomSearchOptions o;
+    o.sigma = flags.real("--sigma", o.sigma, std::numeric_limits<double>::lowest(),
+                         std::numeric_limits<double>::max());
+    o.population = int(flags.integer("--population", o.population, 1, 1 << 20));
+    o.dist = distribution_from_flags(flags, o.dist);
+    return o;
+}
+
+RandomSearchOptimizer::RandomSearchOptimizer(const RandomSearchOptions& options, uint64_t seed, size_t subset_size)
+    : options_(options), seed_(seed), subset_size_(subset_size), sigma_(options.sigma) {
+    require_positive(options.sigma, "--sigma");
+    require_in_range(options.population, 1, 1 << 20, "--population");
+}
+
+StepReport RandomSearchOptimizer::step(Objective& objective, const StepContext& context) {
+    check_objective(objective, subset_size_, "random");
+    float* params = objective.params.data();
+    const size_t population = size_t(options_.population);
+    const std::vector<DirectionKey> keys = step_directions(seed_, context.step, population);
+    const float sigma = float(sigma_);
+
+    const double parent_loss = objective.loss();
+    StepReport report;
+    report.direction_generations = 1;
+    add_scaled_direction(params, objective.trainable, sigma, keys[0], options_.dist);
+    double best_loss = objective.loss();
+    size_t best = 0;
+    for (size_t j = 1; j < population; ++j) {
+        const DirectionKey pair[2] = {keys[j - 1], keys[j]};  // θ + σz_{j−1} → θ + σz_j in one pass
+        const float scales[2] = {-sigma, sigma};
+        add_scaled_directions(params, objective.trainable, pair, scales, options_.dist);
+        report.direction_generations += 2;
+        const double loss = objective.loss();
+        if (loss < best_loss || std::isnan(best_loss)) {
+            best_loss = loss;
+            best = j;
+        }
+    }
+    const bool accept = best_loss <= parent_loss;  // false for NaN
+    report.direction_generations += settle(objective, keys, best, accept, sigma);
+
+    // Rechenberg's 1/5th success rule in Beyer & Schwefel's multiplicative form.
+    sigma_ *= accept ? kSuccessFactor : kFailureFactor;
+    steps_ += 1;
+    accepted_ += accept ? 1 : 0;
+    report.loss = parent_loss;
+    report.loss_kind = "unperturbed";
+    report.forward_passes = int(1 + population);
+    report.fields["sigma"] = sigma;
+    report.fields["accepted"] = accept;
+    report.fields["acceptance_rate"] = double(accepted_) / double(steps_);
+    report.fields["candidate_loss"] = best_loss;
+    return report;
+}
+
+int RandomSearchOptimizer::settle(Objective& objective, std::span<const DirectionKey> keys, size_t best,
+                                  bool accept, float sigma) {
+    float* params = objective.params.data();
+    const size_t last = keys.size() - 1;
+    if (accept && best == last) return 0;  // already there, bit for bit the evaluated candidate
+    if (!accept) {
+        add_scaled_direction(params, objective.trainable, -sigma, keys[last], options_.dist);
+        return 1;
+    }
+    const DirectionKey pair[2] = {keys[last], keys[best]};
+    const float scales[2] = {-sigma, sigma};
+    add_scaled_directions(params, objective.trainable, pair, scales, options_.dist);
+    return 2;
+}
+
+nlohmann::json RandomSearchOptimizer::state_scalars() const {
+    return {{"sigma", sigma_}, {"steps", steps_}, {"accepted", accepted_}};
+}
+
+void RandomSearchOptimizer::load_state_scalars(const nlohmann::json& state) {
+    sigma_ = state_number(state, "sigma", "random");
+    steps_ = state_count(state, "steps", "random");
+    accepted_ = state_count(state, "accepted", "random");
+}
+
+nlohmann::json RandomSearchOptimizer::hyperparameters() const {
+    return {{"optimizer", name()},
+            {"seed", seed_},
+            {"sigma", options_.sigma},
+            {"population", options_.population},
+            {"dist", distribution_name(options_.dist)}};
+}
+
+}  // namespace nograd

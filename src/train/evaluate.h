@@ -1,0 +1,18 @@
+// Mean loss over the first K batches of a dataset (llm.c's unshuffled order): `nograd eval` and the
+// trainer's validation both use this.
+#pragma once
+#include "data/shards.h"
+#include "model/gpt2.h"
+
+namespace nograd {
+
+struct EvalResult {
+    double loss = 0.0;
+    double seconds = 0.0;  // forward passes only, not reading data
+    long batches = 0;
+};
+
+// Throws naming the dataset when it has fewer than K batches of acts.B × acts.T.
+EvalResult evaluate_loss(const GPT2& model, Activations& acts, const TokenDataset& data, long K);
+
+}  // namespace nograd

@@ -1,0 +1,110 @@
+#include "train/train_state.h"
+
+#include <cstring>
+
+#include "util/checksum.h"
+#include "util/error.h"
+#include "util/file.h"
+
+namespace nograd {
+namespace {
+
+constexpr char kMagic[8] = {'N', 'O', 'G', 'R', 'A', 'D', 'S', 'T'};
+constexpr uint32_t kVersion = 1;
+
+// Appends bytes to the file and to the running checksum.
+struct ChecksummedWriter {
+    AtomicOutputFile& out;
+    uint64_t hash = 0x1234567ull;
+    void write(const void* data, size_t bytes) {
+        out.write(data, bytes);
+        hash = checksum64(data, bytes, hash);
+    }
+    void u64(uint64_t v) { write(&v, 8); }
+};
+
+struct ChecksummedReader {
+    InputFile& in;
+    uint64_t hash = 0x1234567ull;
+    size_t bytes = 0;
+    void read(void* data, size_t n, const std::string& what) {
+        in.read_exact(data, n, what);
+        bytes += n;
+        hash = checksum64(data, n, hash);
+    }
+    uint64_t u64(const std::string& what) {
+        uint64_t v;
+        read(&v, 8, what);
+        return v;
+    }
+};
+
+}  // namespace
+
+void write_train_state(AtomicOutputFile& out, const nlohmann::json& meta, const std::vector<std::span<float>>& vectors) {
+    ChecksummedWriter w{out};
+    const uint32_t version[2] = {kVersion, 0};
+    w.write(kMagic, 8);
+    w.write(version, 8);
+    const std::string text = meta.dump();
+    w.u64(text.size());
+    w.write(text.data(), text.size());
+    w.u64(vectors.size());
+    for (const std::span<float>& v : vectors) {
+        w.u64(v.size());
+        w.write(v.data(), v.size() * sizeof(float));
+    }
+    const uint64_t sum = w.hash;
+    out.write(&sum, 8);
+    out.finish();
+}
+
+TrainState load_train_state(const std::string& path) {
+    InputFile in(path);
+    ChecksummedReader r{in};
+    char magic[8];
+    uint32_t version[2];
+    r.read(magic, 8, "state magic");
+    if (std::memcmp(magic, kMagic, 8) != 0) throw file_error(path, "a nograd training state (magic NOGRADST)", "other bytes");
+    r.read(version, 8, "state version");
+    if (version[0] != kVersion)
+        throw file_error(path, "state version " + std::to_string(kVersion), "version " + std::to_string(version[0]));
+    const uint64_t text_size = r.u64("JSON length");
+    if (text_size > in.size()) throw file_error(path, "a JSON length within the file", std::to_string(text_size));
+    std::string text(text_size, '\0');
+    r.read(text.data(), text_size, "state JSON");
+    TrainState state;
+    try {
+        state.meta = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+        throw file_error(path, "valid JSON in the state header", e.what());
+    }
+    const uint64_t count = r.u64("vector count");
+    if (count > 64) throw file_error(path, "at most 64 state vectors", std::to_string(count));
+    for (uint64_t i = 0; i < count; ++i) {
+        const uint64_t n = r.u64("vector length");
+        if (n > in.size() / 4) throw file_error(path, "a vector length within the file", std::to_string(n));
+        state.vectors.emplace_back(n);
+        r.read(state.vectors.back().data(), n * 4, "state vector");
+    }
+    const uint64_t computed = r.hash;
+    uint64_t stored;
+    in.read_exact(&stored, 8, "state checksum");
+    if (stored != computed) throw file_error(path, "a matching checksum", "a corrupted file (checksum mismatch)");
+    if (r.bytes + 8 != in.size())
+        throw file_error(path, std::to_string(r.bytes + 8) + " bytes", std::to_string(in.size()) + " bytes");
+    return state;
+}
+
+std::string state_path_for(const std::string& model_path) {
+    const size_t dot = model_path.rfind(".bin");
+    return (dot != std::string::npos && dot + 4 == model_path.size() ? model_path.substr(0, dot) : model_path) + ".state";
+}
+
+std::string model_path_for(const std::string& state_path) {
+    if (state_path.size() > 4 && state_path.compare(state_path.size() - 4, 4, ".bin") == 0) return state_path;
+    const size_t dot = state_path.rfind(".state");
+    return (dot != std::string::npos && dot + 6 == state_path.size() ? state_path.substr(0, dot) : state_path) + ".bin";
+}
+
+}  // namespace nograd

@@ -1,0 +1,48 @@
+// The training loop shared by every optimizer: picks each step's batch, asks the optimizer for one
+// step through an Objective, validates, logs (JSON lines), saves checkpoint + state atomically,
+// resumes bit-exactly, and stops cleanly on SIGINT/SIGTERM or a non-finite loss.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "data/shards.h"
+#include "model/gpt2.h"
+#include "optim/optimizer.h"
+#include "train/param_subset.h"
+#include "train/schedule.h"
+
+namespace nograd {
+
+struct TrainSettings {
+    long steps = 0;                  // total steps, counting those done before a resume
+    int batch = 4, seq = 64;
+    uint64_t seed = 1337;            // data order and perturbation directions
+    bool shuffle = true;
+    long val_every = 0;              // 0: validate only before the first and after the last step
+    long val_batches = 4;
+    std::string save_path;           // checkpoint (state beside it); empty: do not save
+    long save_every = 0;             // 0: save only at the end
+    std::string log_path;            // JSON lines; empty: no log
+    std::string resume_path;         // a .state file written by an earlier run
+    LrSchedule schedule;
+    double max_forward_passes = 0;   // budget in forward-pass equivalents (a backward counts 2); 0 = none
+    double divergence_factor = 0.0;  // stop when the loss exceeds this × the first step's loss; 0 = off
+    bool first_order = false;        // the optimizer needs gradients (backprop)
+    nlohmann::json flags;            // everything the user asked for, for the log's run record
+};
+
+struct TrainResult {
+    long steps_done = 0;             // the last step completed
+    double train_loss = 0.0;         // the last step's reported loss
+    double val_loss_before = 0.0;    // NaN without validation data
+    double val_loss_after = 0.0;
+    double forward_passes = 0.0;     // forward-pass equivalents, cumulative
+    double seconds = 0.0;            // wall time of the steps
+    bool interrupted = false;
+    std::string stop_reason;         // empty when all steps ran
+};
+
+TrainResult train(GPT2& model, Optimizer& optimizer, const TokenDataset& train_data, const TokenDataset* val_data,
+                  const ParameterSubset& subset, const TrainSettings& settings);
+
+}  // namespace nograd
