@@ -15,9 +15,10 @@ ifeq ($(PORTABLE),1)
 else
   ARCH_FLAGS := -march=native
 endif
-# -ffp-contract=fast lets the compiler fuse a*b+c into one FMA (ISO C++ mode turns it off).
+# -ffp-contract=fast lets the compiler fuse a*b+c into one FMA (ISO C++ mode turns it off);
+# -fno-math-errno lets sqrt loops vectorise (nograd never reads errno after math calls).
 # No -ffast-math: it changes tanh/exp results and NaN handling, which the tests rely on.
-CXXFLAGS := -std=c++20 -O3 $(ARCH_FLAGS) -ffp-contract=fast -fopenmp -Wall -Wextra -Wno-unused-parameter -MMD -MP -Isrc
+CXXFLAGS := -std=c++20 -O3 $(ARCH_FLAGS) -ffp-contract=fast -fno-math-errno -fopenmp -Wall -Wextra -Wno-unused-parameter -MMD -MP -Isrc
 LDFLAGS  := -fopenmp
 LDLIBS   := -lpcre2-8
 
@@ -80,18 +81,99 @@ $(BIN): $(LIB_OBJ) $(MAIN_OBJ)
 build/nograd: $(BIN)
 	ln -sf $(VARIANT)/nograd $@
 
-$(TEST_BIN): $(LIB_OBJ) $(TEST_OBJ)
-	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+# The CLI tests run the real binary of the same variant.
+$(TEST_OBJ): CXXFLAGS += -DNOGRAD_BINARY='"$(BIN)"'
 
-# Tests that need the GPT-2 vocabulary fetch it (checksummed) into data/cache first; no test touches the network.
-test: $(TEST_BIN) build/nograd
+$(TEST_BIN): $(LIB_OBJ) $(TEST_OBJ) $(BIN)
+	$(CXX) $(LDFLAGS) $(LIB_OBJ) $(TEST_OBJ) -o $@ $(LDLIBS)
+
+# The tokenizer tests read the GPT-2 vocabulary, fetched once (checksummed) into data/cache as a setup
+# step, like the packages; no test itself touches the network.
+VOCAB := data/cache/gpt2-vocab/encoder.json
+$(VOCAB): data/fetch-vocab.sh
+	@tools/install-deps.sh fetch
+	@data/fetch-vocab.sh
+
+test: $(TEST_BIN) build/nograd $(VOCAB)
 	OMP_NUM_THREADS=2 $(TEST_BIN) $(TEST_ARGS)
 
 # The kernel tests alone (CI runs them again on the portable, BLAS-free build).
 test-kernels: $(TEST_BIN)
 	OMP_NUM_THREADS=2 $(TEST_BIN) -ts=kernels $(TEST_ARGS)
 
+# The main job: pretrain, then fine-tune with every method (see tools/demo.sh).
+demo:
+	@tools/install-deps.sh build
+	@tools/demo.sh
+
 clean:
 	rm -rf build
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+
+# ---------------------------------------------------------------------------------------------------------
+# Fuzzing (libFuzzer + clang, ASan + UBSan, BLAS=none): one target per parser, tests/fuzz/fuzz_<name>.cpp,
+# seeds committed in tests/fuzz/corpus/<name>/ (only read; new inputs go to build/fuzz/corpus/<name>/).
+#   make fuzz          every target for FUZZ_SECONDS (default 60) each
+#   make fuzz-ci       every target for FUZZ_CI_SECONDS (default 20) each: the CI run
+#   make fuzz-seeds    rewrite the seed corpora with nograd's own writers (after a format change)
+# A crash stops the run and leaves the input in build/fuzz/crashes/<name>-crash-...; replay it with
+# build/fuzz/fuzz_<name> FILE, then add a regression test to tests/test_reliability.cpp.
+FUZZ_CXX        ?= clang++
+FUZZ_SECONDS    ?= 60
+FUZZ_CI_SECONDS ?= 20
+FUZZ_DIR        := build/fuzz
+FUZZ_CXXFLAGS   := -std=c++20 -O1 -g -fopenmp -fno-omit-frame-pointer -fsanitize=address,undefined \
+                   -fno-sanitize-recover=undefined -DNOGRAD_BLAS_NONE -Isrc -Itests/fuzz -MMD -MP
+FUZZ_TARGETS    := $(patsubst tests/fuzz/fuzz_%.cpp,%,$(wildcard tests/fuzz/fuzz_*.cpp))
+FUZZ_LIB_OBJ    := $(LIB_SRC:%.cpp=$(FUZZ_DIR)/obj/%.o)
+FUZZ_BINS       := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+FUZZ_DEPS_OK    := build/.deps-build-fuzz
+
+.PHONY: fuzz fuzz-ci fuzz-build fuzz-seeds
+$(FUZZ_DEPS_OK): tools/install-deps.sh
+	@tools/install-deps.sh build fuzz
+	@mkdir -p build && touch $@
+
+# The library objects carry coverage instrumentation; only the members a target needs get linked.
+$(FUZZ_DIR)/obj/%.o: %.cpp | $(FUZZ_DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_DIR)/libnograd.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.cpp $(FUZZ_DIR)/libnograd.a
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer $< $(FUZZ_DIR)/libnograd.a -o $@ -lpcre2-8
+
+fuzz-build: $(FUZZ_BINS)
+
+# $(1): seconds per target. One target at a time on one thread; the log of each run is in build/fuzz/.
+define run_fuzzers
+	@mkdir -p $(FUZZ_DIR)/crashes
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$t; \
+	  if OMP_NUM_THREADS=1 $(FUZZ_DIR)/fuzz_$$t -max_total_time=$(1) -max_len=16384 -timeout=10 \
+	       -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/crashes/$$t- \
+	       $(FUZZ_DIR)/corpus/$$t tests/fuzz/corpus/$$t > $(FUZZ_DIR)/$$t.log 2>&1; then \
+	    echo "fuzz $$t: $$(grep -h 'stat::number_of_executed_units' $(FUZZ_DIR)/$$t.log | sed 's/.*: *//') runs in $(1) s, no crash"; \
+	  else \
+	    tail -n 60 $(FUZZ_DIR)/$$t.log; echo "fuzz $$t: FAILED (input saved in $(FUZZ_DIR)/crashes/)"; exit 1; \
+	  fi; \
+	done
+endef
+
+fuzz: $(FUZZ_BINS)
+	$(call run_fuzzers,$(FUZZ_SECONDS))
+
+fuzz-ci: $(FUZZ_BINS)
+	$(call run_fuzzers,$(FUZZ_CI_SECONDS))
+
+$(FUZZ_DIR)/make_seeds: tests/fuzz/make_seeds.cpp $(FUZZ_DIR)/libnograd.a
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) $< $(FUZZ_DIR)/libnograd.a -o $@ -lpcre2-8
+
+fuzz-seeds: $(FUZZ_DIR)/make_seeds
+	$(FUZZ_DIR)/make_seeds
+
+-include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_BINS:=.d)

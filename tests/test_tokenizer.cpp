@@ -140,8 +140,8 @@ TEST_CASE("tokenizer: letter, number and white-space classes agree with Python r
     int mismatches = 0;
     for (uint32_t cp = 0; cp < 0x110000; cp++) {
         if ((cp >= 0xD800 && cp <= 0xDFFF) || cp == ' ') continue;  // no surrogates in UTF-8; ' ' prefixes pieces
-        const std::string c = utf8(cp);
-        const auto first = tok.split_pieces("a" + c + "1");
+        const std::string c = utf8(cp), probe = "a" + c + "1";  // pieces are views into probe
+        const auto first = tok.split_pieces(probe);
         char found = '?';
         if (first.size() == 2) found = first[0] == "a" ? 'N' : 'L';
         if (first.size() == 3) found = tok.split_pieces("!" + c + "!").size() == 1 ? 'o' : 'W';
@@ -196,6 +196,29 @@ TEST_CASE("tokenizer: a large text encoded in parallel gives the serial ids") {
     CHECK(tok.decode(parallel) == text);
 }
 
+TEST_CASE("tokenizer: the piece cache returns what was stored, across growth") {
+    nograd::BpeCache cache;
+    std::mt19937 rng(5);
+    std::vector<std::pair<std::string, std::vector<int>>> stored;
+    for (int k = 0; k < 5000; k++) {
+        std::string piece = std::to_string(k) + std::string(rng() % 20, static_cast<char>('a' + k % 26));
+        std::vector<int> ids(rng() % 6 + 1);
+        for (int& id : ids) id = static_cast<int>(rng() % 50257);
+        cache.insert(piece, ids.data(), ids.size());
+        stored.emplace_back(piece, ids);
+    }
+    CHECK(cache.size() == 5000);
+    for (const auto& [piece, ids] : stored) {
+        std::vector<int> out = {-7};
+        REQUIRE(cache.lookup(piece, out));
+        CHECK(out == [&] { std::vector<int> e = {-7}; e.insert(e.end(), ids.begin(), ids.end()); return e; }());
+    }
+    std::vector<int> out;
+    CHECK_FALSE(cache.lookup("5000", out));
+    CHECK_FALSE(cache.lookup("", out));
+    CHECK(out.empty());
+}
+
 TEST_CASE("tokenizer: merges apply by rank, every occurrence left to right") {
     TempDir dir;
     auto ids = [&](const std::vector<std::pair<std::string, std::string>>& merges, const std::string& text) {
@@ -205,6 +228,7 @@ TEST_CASE("tokenizer: merges apply by rank, every occurrence left to right") {
     // ids: 256 = first merge's result, 257 = second's, ...
     CHECK(ids({{"b", "c"}, {"a", "b"}}, "abc") == std::vector<int>{'a', 256});  // "b c" ranks first
     CHECK(ids({{"a", "b"}, {"b", "c"}}, "abc") == std::vector<int>{256, 'c'});
+    CHECK(ids({{"b", "c"}, {"a", "b"}, {"c", "d"}}, "abcd") == std::vector<int>{'a', 256, 'd'});  // not leftmost first
     CHECK(ids({{"a", "a"}}, "aaa") == std::vector<int>{256, 'a'});              // left to right, no overlap
     CHECK(ids({{"a", "a"}, {"aa", "aa"}}, "aaaaa") == std::vector<int>{257, 'a'});
     CHECK(ids({{"c", "d"}, {"a", "b"}, {"ab", "cd"}}, "abcd xabcd") == std::vector<int>{258, ' ', 'x', 258});

@@ -12,5 +12,8 @@ int run_init(const Args& args);
 int run_info(const Args& args);
 int run_eval(const Args& args);
 int run_train(const Args& args);
+int run_tokenize(const Args& args);
+int run_convert(const Args& args);
+int run_sample(const Args& args);
 
 }  // namespace nograd

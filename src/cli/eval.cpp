@@ -5,11 +5,12 @@
 #include "cli/commands.h"
 #include "data/shards.h"
 #include "kernels/gemm.h"
-#include "model/checkpoint.h"
+#include "model/model_file.h"
 #include "model/memory_plan.h"
 #include "train/evaluate.h"
 #include "util/error.h"
 #include "util/flags.h"
+#include "util/resources.h"
 
 namespace nograd {
 
@@ -28,7 +29,7 @@ int run_eval(const Args& args) {
     const long long B = flags.integer("--batch", 0, 1, 1 << 20), T = flags.integer("--seq", 0, 1, 1 << 20);
     if (!flags.has("--batch") || !flags.has("--seq")) throw UsageError("--batch and --seq are required");
     const long long K = flags.integer("--batches", 1, 1, 1LL << 40);
-    GPT2 model = load_checkpoint(model_path);
+    GPT2 model = load_model(model_path);
     check_batch_shape(model.config, B, T, model_path);
     const TokenDataset data(pattern, model.config.vocab_size);
     Activations acts(model.config, int(B), int(T), ActivationLayout::inference);
@@ -44,7 +45,7 @@ int run_eval(const Args& args) {
     const nlohmann::json out = {{"loss", loss},         {"tokens", tokens},   {"seconds", seconds},
                                 {"tokens_per_second", tokens / seconds},   {"batches", K},
                                 {"batch", B},           {"seq", T},           {"threads", threads},
-                                {"backend", gemm_backend_name()}};
+                                {"backend", gemm_backend_name()}, {"peak_rss_bytes", peak_resident_bytes()}};
     std::printf("%s\n", out.dump().c_str());
     return 0;
 }

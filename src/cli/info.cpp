@@ -2,7 +2,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
-#include "model/checkpoint.h"
+#include "model/model_file.h"
 #include "model/memory_plan.h"
 #include "util/flags.h"
 
@@ -32,7 +32,7 @@ int run_info(const Args& args) {
                  {"--seq", "T", "64", "sequence length for the memory plan"}});
     flags.parse(args);
     const std::string path = flags.required("--model");
-    const GPT2Config config = read_checkpoint_config(path);
+    const GPT2Config config = read_model_config(path);
     const int B = int(flags.integer("--batch", 4, 1, 1 << 20));
     const int T = int(flags.integer("--seq", 64, 1, 1 << 20));
     check_batch_shape(config, B, T, path);

@@ -38,7 +38,7 @@ int run_init(const Args& args) {
     config.padded_vocab_size = padded_vocab(config.vocab_size);
     config.max_seq_len = int(flags.integer("--max-seq", 1024, 1, 1 << 20));
     const std::string out = flags.required("--out");
-    validate_config(config, "--heads/--channels");
+    validate_flags_config(config, "--heads/--channels");
     GPT2 model(config);
     init_gpt2_weights(model, uint64_t(flags.integer("--seed", 1337, 0, INT64_MAX)));
     save_checkpoint(model, out);

@@ -22,6 +22,9 @@ const Command kCommands[] = {
     {"info", nograd::run_info, "show a checkpoint's config, parameters and memory plan"},
     {"eval", nograd::run_eval, "mean loss of a checkpoint on token shards"},
     {"train", nograd::run_train, "train with backprop or without gradients"},
+    {"tokenize", nograd::run_tokenize, "text files or the Brown corpus to llm.c token shards"},
+    {"convert", nograd::run_convert, "convert a model between llm.c .bin and Hugging Face .safetensors"},
+    {"sample", nograd::run_sample, "generate text from a checkpoint (KV-cached)"},
 };
 
 void print_usage(FILE* out) {

@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "kernels/gemm.h"
 #include "model/checkpoint.h"
+#include "model/model_file.h"
 #include "model/memory_plan.h"
 #include "train/optimizer_factory.h"
 #include "train/train_state.h"
@@ -13,6 +14,7 @@
 #include "util/error.h"
 #include "util/file.h"
 #include "util/flags.h"
+#include "util/resources.h"
 
 namespace nograd {
 namespace {
@@ -46,6 +48,7 @@ std::vector<FlagSpec> train_flag_specs() {
         {"--save", "OUT.bin", "", "checkpoint to write (and OUT.state beside it)"},
         {"--save-every", "K", "0 (end only)", "also save every K steps"},
         {"--log", "run.jsonl", "", "JSON-lines log (truncated; appended on --resume)"},
+        {"--curve", "val.csv", "", "validation losses as CSV: step, forward_passes, seconds, val_loss"},
         {"--resume", "OUT.state", "", "continue the run saved in OUT.state and OUT.bin (either name works)"},
         {"--max-forward-passes", "N", "0 (none)", "stop when this many forward-pass equivalents are spent (backward = 2)"},
         {"--divergence-factor", "F", "0 (off)", "stop, without saving, when the loss exceeds F x the first step's"},
@@ -69,7 +72,7 @@ GPT2 fresh_model(const Flags& f, uint64_t seed) {
     c.vocab_size = int(f.integer("--init-vocab", 50257, 1, 4000000));
     c.padded_vocab_size = padded_vocab(c.vocab_size);
     c.max_seq_len = int(f.integer("--init-max-seq", 1024, 1, 1 << 20));
-    validate_config(c, "--init-*");
+    validate_flags_config(c, "--init-heads/--init-channels");
     GPT2 model(c);
     init_gpt2_weights(model, seed);
     return model;
@@ -79,8 +82,8 @@ GPT2 starting_model(const Flags& f, uint64_t seed) {
     const int sources = int(f.has("--model")) + int(f.has("--resume")) +
                         int(f.has("--init-preset") || f.has("--init-layers") || f.has("--init-heads") || f.has("--init-channels"));
     if (sources > 1) throw UsageError("give only one of --model, --resume, --init-*");
-    if (f.has("--resume")) return load_checkpoint(model_path_for(f.text("--resume")));
-    if (f.has("--model")) return load_checkpoint(f.text("--model"));
+    if (f.has("--resume")) return load_model(model_path_for(f.text("--resume")));
+    if (f.has("--model")) return load_model(f.text("--model"));
     return fresh_model(f, seed);
 }
 
@@ -98,6 +101,7 @@ TrainSettings settings_from(const Flags& f, const OptimizerChoice& choice, const
     s.save_path = save_path;
     s.save_every = f.integer("--save-every", 0, 0, 1LL << 40);
     s.log_path = f.text("--log");
+    s.curve_path = f.text("--curve");
     s.resume_path = f.has("--resume") ? resume_state_path(f.text("--resume")) : "";
     s.schedule.kind = f.text("--schedule", "constant");
     if (s.schedule.kind != "constant" && s.schedule.kind != "cosine")
@@ -127,6 +131,9 @@ int run_train(const Args& args) {
     default_learning_rate(method);  // validates the name before anything slow happens
     const std::string train_pattern = flags.required("--train");
     const std::string save_path = flags.text("--save", flags.has("--resume") ? model_path_for(flags.text("--resume")) : "");
+    if (is_safetensors_path(save_path))
+        throw UsageError("--save " + save_path + ": training saves llm.c checkpoints (.bin) with their state; "
+                         "convert the result afterwards with `nograd convert`");
     if (!save_path.empty()) check_writable(save_path, "--save");
     GPT2 model = starting_model(flags, seed);
     const int B = int(flags.integer("--batch", 4, 1, 1 << 20)), T = int(flags.integer("--seq", 64, 1, 1 << 20));
@@ -151,6 +158,7 @@ int run_train(const Args& args) {
                                     {"val_loss_before", num(r.val_loss_before)}, {"val_loss_after", num(r.val_loss_after)},
                                     {"forward_passes", r.forward_passes}, {"seconds", r.seconds},
                                     {"trained_parameters", subset.size()}, {"interrupted", r.interrupted},
+                                    {"peak_rss_bytes", peak_resident_bytes()},
                                     {"stop_reason", r.stop_reason}};
         std::printf("%s\n", out.dump().c_str());
     }

@@ -39,31 +39,22 @@ bool is_headline(const std::vector<TaggedWord>& words) {
                        [](const TaggedWord& w) { return w.tag.find("-hl") != std::string::npos; });
 }
 
+// How a corpus word is written and whether it glues to its neighbours.
+struct Spelling {
+    std::string text;
+    bool opens = false;   // no space after it: ( [ { and opening quotes
+    bool closes = false;  // no space before it: , . ; : ? ! ) ] } % and closing quotes
+};
+
 // Joins the words of one paragraph. Quote state lives here: a lone ' alternates open/close per paragraph.
 class ParagraphWriter {
 public:
     void add(const std::string& corpus_word) {
-        std::string word = corpus_word;
-        bool opens = false, closes = false;
-        if (word == "``") {
-            word = "\"", opens = true;
-        } else if (word == "''") {
-            word = "\"", closes = true;
-        } else if (word == "'") {
-            opens = !single_quote_open_, closes = single_quote_open_;
-            single_quote_open_ = !single_quote_open_;
-        } else if (word == "(" || word == "[" || word == "{") {
-            opens = true;
-        } else if (word == "--") {
-            closes = true, opens = true;  // a dash joins the words on both sides: "word--word"
-        } else {
-            closes = word == "," || word == "." || word == ";" || word == ":" || word == "?" || word == "!" ||
-                     word == ")" || word == "]" || word == "}" || word == "%";
-        }
-        if (duplicates_end_mark(word)) return;
-        if (!text_.empty() && !closes && !after_opener_) text_ += ' ';
-        text_ += word;
-        after_opener_ = opens;
+        const Spelling s = spell(corpus_word);
+        if (duplicates_end_mark(s.text)) return;
+        if (!text_.empty() && !s.closes && !after_opener_) text_ += ' ';
+        text_ += s.text;
+        after_opener_ = s.opens;
     }
     bool empty() const { return text_.empty(); }
     std::string take() {
@@ -74,6 +65,20 @@ public:
     }
 
 private:
+    Spelling spell(const std::string& word) {
+        if (word == "``") return {"\"", true, false};
+        if (word == "''") return {"\"", false, true};
+        if (word == "'") {
+            single_quote_open_ = !single_quote_open_;
+            return {word, single_quote_open_, !single_quote_open_};
+        }
+        if (word == "--") return {word, true, true};  // a dash joins the words on both sides: "word--word"
+        const bool opens = word == "(" || word == "[" || word == "{";
+        const bool closes = word == "," || word == "." || word == ";" || word == ":" || word == "?" || word == "!" ||
+                            word == ")" || word == "]" || word == "}" || word == "%";
+        return {word, opens, closes};
+    }
+
     // The corpus tags "Jr." + "." at a sentence end, and repeats a ";" that ends one of its sentences.
     bool duplicates_end_mark(const std::string& word) const {
         return (word == "." || word == ";") && !text_.empty() && text_.back() == word[0];

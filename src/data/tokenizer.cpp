@@ -34,6 +34,7 @@ constexpr const char* kNumbers = "\\p{N}\\x{11F50}-\\x{11F59}\\x{1D2C0}-\\x{1D2D
 
 // Entries a BpeCache may hold before it is emptied: bounds memory on huge texts with many distinct pieces.
 constexpr size_t kMaxCacheEntries = size_t{1} << 20;
+constexpr size_t kMaxCacheArena = size_t{1} << 26;  // bytes of keys, or ids, before it is emptied
 // Texts shorter than this are encoded on one thread (splitting costs a cold cache per thread).
 constexpr size_t kParallelMinBytes = size_t{1} << 20;
 
@@ -93,6 +94,9 @@ uint64_t pair_key(int left, int right) {
     return static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32 | static_cast<uint32_t>(right);
 }
 
+// Fibonacci hashing: the golden-ratio multiply spreads consecutive ids over the table's high bits.
+size_t slot_of(uint64_t pair, size_t mask) { return static_cast<size_t>((pair * 0x9E3779B97F4A7C15ull) >> 32) & mask; }
+
 }  // namespace
 
 // The compiled pre-tokenizer pattern; PCRE2 code is read-only after compiling, so threads share it.
@@ -142,9 +146,30 @@ void load_encoder(const std::string& path, std::vector<std::string>& token_bytes
 
 }  // namespace
 
+// vocab.bpe: "#version: 0.2", then one merge "A B" per line in priority order (A, B and AB are tokens).
+void Gpt2Tokenizer::load_merges(const std::string& path, const std::unordered_map<std::string, int>& id_of) {
+    std::istringstream lines(read_file(path));
+    std::string line;
+    if (!std::getline(lines, line) || line.rfind("#version", 0) != 0)
+        throw file_error(path, "a first line \"#version: 0.2\"", "\"" + line.substr(0, 40) + "\"");
+    // Ranks follow line order. Like the reference's dict, a repeated pair keeps its last rank.
+    for (int line_number = 2, rank = 0; std::getline(lines, line); line_number++) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.empty()) continue;
+        const size_t space = line.find(' ');
+        const std::string left = line.substr(0, space), right = space == std::string::npos ? "" : line.substr(space + 1);
+        auto l = id_of.find(left), r = id_of.find(right), m = id_of.find(left + right);
+        if (left.empty() || right.empty() || right.find(' ') != std::string::npos || l == id_of.end() ||
+            r == id_of.end() || m == id_of.end())
+            throw file_error(path + " line " + std::to_string(line_number),
+                             "a merge \"A B\" of two tokens of encoder.json whose join is also one", "\"" + line + "\"");
+        add_merge(l->second, r->second, rank++, m->second);
+    }
+}
+
 Gpt2Tokenizer Gpt2Tokenizer::load(const std::string& vocab_dir) {
     Gpt2Tokenizer tok;
-    const std::string encoder_path = vocab_dir + "/encoder.json", merges_path = vocab_dir + "/vocab.bpe";
+    const std::string encoder_path = vocab_dir + "/encoder.json";
     std::unordered_map<std::string, int> id_of;
     load_encoder(encoder_path, tok.token_bytes_, id_of);
 
@@ -158,24 +183,7 @@ Gpt2Tokenizer Gpt2Tokenizer::load(const std::string& vocab_dir) {
     for (int b = 0; b < 256; b++)
         if (tok.byte_token_[b] < 0)
             throw file_error(encoder_path, "a token for each of the 256 bytes", "none for byte " + std::to_string(b));
-
-    std::istringstream lines(read_file(merges_path));
-    std::string line;
-    if (!std::getline(lines, line) || line.rfind("#version", 0) != 0)
-        throw file_error(merges_path, "a first line \"#version: 0.2\"", "\"" + line.substr(0, 40) + "\"");
-    // Ranks follow line order. Like the reference's dict, a repeated pair keeps its last rank.
-    for (int line_number = 2, rank = 0; std::getline(lines, line); line_number++) {
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (line.empty()) continue;
-        size_t space = line.find(' ');
-        std::string left = line.substr(0, space), right = space == std::string::npos ? "" : line.substr(space + 1);
-        auto l = id_of.find(left), r = id_of.find(right), m = id_of.find(left + right);
-        if (left.empty() || right.empty() || right.find(' ') != std::string::npos || l == id_of.end() ||
-            r == id_of.end() || m == id_of.end())
-            throw file_error(merges_path + " line " + std::to_string(line_number),
-                             "a merge \"A B\" of two tokens of encoder.json whose join is also one", "\"" + line + "\"");
-        tok.merges_.insert_or_assign(pair_key(l->second, r->second), Merge{rank++, m->second});
-    }
+    tok.load_merges(vocab_dir + "/vocab.bpe", id_of);
 
     tok.regex_ = std::make_unique<Regex>();
     int error_code = 0;
@@ -203,6 +211,13 @@ void for_each_match(const pcre2_code* code, std::string_view text, Emit&& emit) 
     size_t pos = 0;
     while (pos < text.size()) {
         int rc = pcre2_match(code, subject, text.size(), pos, PCRE2_NO_UTF_CHECK, match, nullptr);
+        if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {  // e.g. a resource limit: never seen, but never silent
+            pcre2_match_data_free(match);
+            PCRE2_UCHAR message[256];
+            pcre2_get_error_message(rc, message, sizeof message);
+            throw Error("pre-tokenizer (PCRE2) failed at byte " + std::to_string(pos) + ": " +
+                        reinterpret_cast<const char*>(message));
+        }
         const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(match);
         size_t begin = rc < 0 ? text.size() : ovector[0], end = rc < 0 ? text.size() : ovector[1];
         if (begin > pos) emit(pos, begin);
@@ -217,7 +232,11 @@ void for_each_match(const pcre2_code* code, std::string_view text, Emit&& emit) 
 bool replace_invalid_utf8(std::string_view raw, std::string& clean, std::vector<size_t>& raw_offset) {
     const auto* p = reinterpret_cast<const unsigned char*>(raw.data());
     size_t i = 0;
-    while (i < raw.size() && utf8_sequence_length(p + i, raw.size() - i) > 0) i += utf8_sequence_length(p + i, raw.size() - i);
+    while (i < raw.size()) {  // the valid prefix, with a fast path for ASCII
+        const int length = p[i] < 0x80 ? 1 : utf8_sequence_length(p + i, raw.size() - i);
+        if (length == 0) break;
+        i += length;
+    }
     if (i == raw.size()) return false;
     clean.assign(raw.substr(0, i));
     raw_offset.resize(i);
@@ -263,35 +282,119 @@ std::vector<std::string_view> Gpt2Tokenizer::split_pieces(std::string_view text)
 // ---------------------------------------------------------------------------------------------------------
 // BPE
 
+const Gpt2Tokenizer::MergeSlot* Gpt2Tokenizer::find_merge(int left, int right) const {
+    if (merge_slots_.empty()) return nullptr;
+    const uint64_t pair = pair_key(left, right);
+    const size_t mask = merge_slots_.size() - 1;
+    for (size_t slot = slot_of(pair, mask);; slot = (slot + 1) & mask) {
+        if (merge_slots_[slot].pair == pair) return &merge_slots_[slot];
+        if (merge_slots_[slot].pair == kEmptySlot) return nullptr;
+    }
+}
+
+// Adds or replaces a merge, doubling the table when it would be more than half full.
+void Gpt2Tokenizer::add_merge(int left, int right, int rank, int merged) {
+    if (2 * (merge_count_ + 1) > merge_slots_.size()) {
+        std::vector<MergeSlot> old = std::move(merge_slots_);
+        merge_slots_.assign(std::max<size_t>(64, 2 * old.size()), MergeSlot{});
+        merge_count_ = 0;
+        for (const MergeSlot& m : old)
+            if (m.pair != kEmptySlot) add_merge(static_cast<int>(m.pair >> 32), static_cast<int>(m.pair & 0xFFFFFFFF), m.rank, m.merged);
+    }
+    const uint64_t pair = pair_key(left, right);
+    const size_t mask = merge_slots_.size() - 1;
+    size_t slot = slot_of(pair, mask);
+    while (merge_slots_[slot].pair != kEmptySlot && merge_slots_[slot].pair != pair) slot = (slot + 1) & mask;
+    if (merge_slots_[slot].pair == kEmptySlot) merge_count_++;
+    merge_slots_[slot] = MergeSlot{pair, rank, merged};
+}
+
 // GPT-2's bpe(): start from one token per byte; repeatedly take the adjacent pair with the lowest merge rank
 // and join every occurrence of it, left to right; stop when no adjacent pair has a merge.
+// rank[i] caches the rank of the pair (word[i], word[i+1]); after a pass only pairs touching a new token
+// are looked up again (kStale marks them).
 void Gpt2Tokenizer::bpe(std::string_view piece, std::vector<int>& out) const {
+    constexpr int kNoMerge = INT_MAX, kStale = -1;
     std::vector<int> word(piece.size());
     for (size_t i = 0; i < piece.size(); i++) word[i] = byte_token_[static_cast<unsigned char>(piece[i])];
-    auto rank_of = [&](size_t i) {  // rank of the pair (word[i], word[i+1]); INT_MAX if it never merges
-        auto it = merges_.find(pair_key(word[i], word[i + 1]));
-        return it == merges_.end() ? INT_MAX : it->second.rank;
+    auto rank_of = [&](size_t i) {
+        const MergeSlot* m = find_merge(word[i], word[i + 1]);
+        return m ? m->rank : kNoMerge;
     };
     std::vector<int> rank(word.size() > 1 ? word.size() - 1 : 0);
     for (size_t i = 0; i < rank.size(); i++) rank[i] = rank_of(i);
     while (!rank.empty()) {
-        size_t best = std::min_element(rank.begin(), rank.end()) - rank.begin();
-        if (rank[best] == INT_MAX) break;
-        const int left = word[best], right = word[best + 1];
-        const int merged = merges_.at(pair_key(left, right)).merged;
+        const size_t best = std::min_element(rank.begin(), rank.end()) - rank.begin();
+        if (rank[best] == kNoMerge) break;
+        const int left = word[best], right = word[best + 1], merged = find_merge(left, right)->merged;
+        // Compact in place (kept <= i, so nothing is overwritten before it is read).
         size_t kept = 0;
         for (size_t i = 0; i < word.size(); kept++) {
-            bool join = i + 1 < word.size() && word[i] == left && word[i + 1] == right;
+            const bool join = i + 1 < word.size() && word[i] == left && word[i + 1] == right;
             word[kept] = join ? merged : word[i];
+            if (join && kept > 0) rank[kept - 1] = kStale;
+            if (kept < rank.size()) rank[kept] = join ? kStale : (i < rank.size() ? rank[i] : kNoMerge);
             i += join ? 2 : 1;
         }
         word.resize(kept);
-        // Recomputing every pair's rank costs one hash lookup per pair per pass; pieces are short and most hit
-        // the cache, so this plain O(n) pass is not worth an incremental update.
-        rank.resize(kept - 1);
-        for (size_t i = 0; i + 1 < kept; i++) rank[i] = rank_of(i);
+        rank.resize(kept - 1);  // at least one token is left
+        for (size_t i = 0; i < rank.size(); i++)
+            if (rank[i] == kStale) rank[i] = rank_of(i);
     }
     out.insert(out.end(), word.begin(), word.end());
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Piece cache
+
+namespace {
+uint64_t piece_hash(std::string_view piece) { return std::hash<std::string_view>{}(piece); }
+uint32_t tag_of(uint64_t hash) { return static_cast<uint32_t>(hash >> 32) | 1u; }
+}  // namespace
+
+bool BpeCache::lookup(std::string_view piece, std::vector<int>& out) const {
+    if (slots_.empty()) return false;
+    const uint64_t hash = piece_hash(piece);
+    const uint32_t tag = tag_of(hash);
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = hash & mask; slots_[i].tag != 0; i = (i + 1) & mask) {
+        const Slot& s = slots_[i];
+        if (s.tag == tag && s.key_length == piece.size() && keys_.compare(s.key_at, s.key_length, piece) == 0) {
+            out.insert(out.end(), ids_.begin() + s.ids_at, ids_.begin() + s.ids_at + s.id_count);
+            return true;
+        }
+    }
+    return false;
+}
+
+void BpeCache::insert(std::string_view piece, const int* ids, size_t count) {
+    if (piece.size() > UINT16_MAX || count > UINT16_MAX) return;
+    if (used_ >= kMaxCacheEntries || keys_.size() + piece.size() > kMaxCacheArena || ids_.size() + count > kMaxCacheArena) {
+        *this = BpeCache();  // start over rather than grow without bound
+    }
+    if (2 * (used_ + 1) > slots_.size()) grow();
+    const uint64_t hash = piece_hash(piece);
+    const size_t mask = slots_.size() - 1;
+    size_t i = hash & mask;
+    while (slots_[i].tag != 0) i = (i + 1) & mask;
+    slots_[i] = Slot{tag_of(hash), static_cast<uint32_t>(keys_.size()), static_cast<uint32_t>(ids_.size()),
+                     static_cast<uint16_t>(piece.size()), static_cast<uint16_t>(count)};
+    keys_.append(piece);
+    ids_.insert(ids_.end(), ids, ids + count);
+    used_++;
+}
+
+// Doubles the slot array and re-places every entry (hashes are recomputed from the stored keys).
+void BpeCache::grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(std::max<size_t>(1024, 2 * old.size()), Slot{});
+    const size_t mask = slots_.size() - 1;
+    for (const Slot& s : old) {
+        if (s.tag == 0) continue;
+        size_t i = piece_hash(std::string_view(keys_).substr(s.key_at, s.key_length)) & mask;
+        while (slots_[i].tag != 0) i = (i + 1) & mask;
+        slots_[i] = s;
+    }
 }
 
 void Gpt2Tokenizer::encode_piece(std::string_view piece, BpeCache& cache, std::vector<int>& out) const {
@@ -299,15 +402,10 @@ void Gpt2Tokenizer::encode_piece(std::string_view piece, BpeCache& cache, std::v
         out.push_back(byte_token_[static_cast<unsigned char>(piece[0])]);
         return;
     }
-    auto hit = cache.find(piece);
-    if (hit != cache.end()) {
-        out.insert(out.end(), hit->second.begin(), hit->second.end());
-        return;
-    }
-    size_t start = out.size();
+    if (cache.lookup(piece, out)) return;
+    const size_t start = out.size();
     bpe(piece, out);
-    if (cache.size() >= kMaxCacheEntries) cache.clear();
-    cache.emplace(std::string(piece), std::vector<int>(out.begin() + start, out.end()));
+    cache.insert(piece, out.data() + start, out.size() - start);
 }
 
 std::vector<int> Gpt2Tokenizer::encode(std::string_view text, BpeCache& cache) const {

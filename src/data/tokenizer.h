@@ -18,12 +18,30 @@ namespace nograd {
 
 // Ids of pieces already encoded, keyed by the piece's bytes. Natural text repeats its words, so most pieces
 // hit this cache and skip the merge loop. One cache per thread; it may be reused across encode() calls.
-// The transparent hash lets a lookup take the piece as a string_view without copying it into a string.
-struct PieceHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view piece) const { return std::hash<std::string_view>{}(piece); }
+// Open addressing over flat arrays (keys and ids stored back to back), with no allocation per entry: encoding
+// the 6 MB Brown corpus with a warm cache took 0.65 s instead of 1.23 s with std::unordered_map<std::string,
+// std::vector<int>> (one thread, busy machine).
+class BpeCache {
+public:
+    // Appends the cached ids of `piece` to `out` and returns true; returns false if it is not cached.
+    bool lookup(std::string_view piece, std::vector<int>& out) const;
+    // Remembers ids for piece (pieces or id lists over 65535 long are skipped). Emptied when it gets large.
+    void insert(std::string_view piece, const int* ids, size_t count);
+    size_t size() const { return used_; }
+
+private:
+    struct Slot {
+        uint32_t tag = 0;  // high bits of the piece's hash, never 0; 0 marks an empty slot
+        uint32_t key_at = 0, ids_at = 0;
+        uint16_t key_length = 0, id_count = 0;
+    };
+    void grow();
+
+    std::vector<Slot> slots_;  // size a power of two, at most half full
+    std::string keys_;         // cached pieces, back to back
+    std::vector<int> ids_;     // their ids, back to back
+    size_t used_ = 0;
 };
-using BpeCache = std::unordered_map<std::string, std::vector<int>, PieceHash, std::equal_to<>>;
 
 class Gpt2Tokenizer {
 public:
@@ -56,20 +74,28 @@ public:
     ~Gpt2Tokenizer();
 
 private:
-    struct Merge {
-        int rank;    // line number in vocab.bpe: lower merges first
-        int merged;  // id of the joined token
+    // One merge rule in an open-addressing hash table keyed by the pair (left id << 32 | right id). Pair
+    // lookups dominate BPE time; this flat table plus bpe()'s incremental rank update took encoding 2 MB of
+    // distinct random words (no cache hits) from 0.89 s to 0.53 s CPU, against std::unordered_map.
+    struct MergeSlot {
+        uint64_t pair = kEmptySlot;
+        int rank = 0;    // position in vocab.bpe: lower merges first
+        int merged = 0;  // id of the joined token
     };
+    static constexpr uint64_t kEmptySlot = ~uint64_t{0};  // ids are < 2^31, so no real pair looks like this
     struct Regex;  // compiled PCRE2 pattern (kept out of this header)
 
     Gpt2Tokenizer();
+    void load_merges(const std::string& path, const std::unordered_map<std::string, int>& id_of);
+    const MergeSlot* find_merge(int left, int right) const;
+    void add_merge(int left, int right, int rank, int merged);
     void bpe(std::string_view piece, std::vector<int>& out) const;
     void encode_piece(std::string_view piece, BpeCache& cache, std::vector<int>& out) const;
-    void encode_valid_utf8(std::string_view text, BpeCache& cache, std::vector<int>& out) const;
 
     std::vector<std::string> token_bytes_;           // id → raw bytes
     int byte_token_[256] = {};                       // byte value → id of its one-byte token
-    std::unordered_map<uint64_t, Merge> merges_;     // (left id << 32 | right id) → merge
+    std::vector<MergeSlot> merge_slots_;             // size a power of two, at most half full
+    size_t merge_count_ = 0;
     int eot_token_ = -1;
     std::unique_ptr<Regex> regex_;
 };

@@ -120,7 +120,7 @@ void attention_head_backward(float* dqkv, float* dp, const float* dout, const fl
             for (int i = 0; i < hs; ++i) dv[i] += p[j] * dy[i];
         }
         for (int j = 0; j <= t; ++j) {
-            const float ds = scale * p[j] * dp[j];
+            const float ds = scale * p[j] * (dp[j] - weighted);
             const float* k = qkv + j * stride + C;
             float* dk = dqkv + j * stride + C;
             for (int i = 0; i < hs; ++i) {

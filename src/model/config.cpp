@@ -42,6 +42,14 @@ void validate_config(const GPT2Config& c, const std::string& source) {
                                    std::to_string(params));
 }
 
+void validate_flags_config(const GPT2Config& c, const std::string& flags) {
+    try {
+        validate_config(c, flags);
+    } catch (const Error& e) {
+        throw UsageError(e.what());
+    }
+}
+
 std::string describe(const GPT2Config& c) {
     return "L=" + std::to_string(c.num_layers) + " NH=" + std::to_string(c.num_heads) +
            " C=" + std::to_string(c.channels) + " V=" + std::to_string(c.vocab_size) +

@@ -25,6 +25,9 @@ GPT2Config preset_config(const std::string& name, const std::string& flag);
 // channels, Vp < V, or sizes so large that the parameter count overflows what we can allocate.
 void validate_config(const GPT2Config& config, const std::string& source);
 
+// The same for a config given on the command line: problems are usage errors (exit 2).
+void validate_flags_config(const GPT2Config& config, const std::string& flags);
+
 std::string describe(const GPT2Config& config);
 
 }  // namespace nograd

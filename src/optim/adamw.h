@@ -2,7 +2,9 @@
 // ICLR 2019, Algorithm 2), in llm.c's form. Per trained coordinate, at step t (from 1):
 //   m ← β1 m + (1−β1) g,   v ← β2 v + (1−β2) g²,   m̂ = m / (1−β1^t),   v̂ = v / (1−β2^t),
 //   θ ← θ − lr · (m̂ / (√v̂ + eps) + wd · θ)
-// (torch.optim.AdamW gives the same update). Learning-rate schedules are the trainer's business.
+// (torch.optim.AdamW gives the same update). θ, m, v are stored as float; each coordinate's arithmetic
+// runs in double, which reproduces a float64 reference step to float rounding of the result.
+// Learning-rate schedules are the trainer's business.
 #pragma once
 #include <cstddef>
 #include <string>

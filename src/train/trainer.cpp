@@ -61,6 +61,26 @@ private:
     std::ofstream out_;
 };
 
+// Validation losses as CSV, for plotting (gnuplot reads it as it is).
+class CurveCsv {
+public:
+    CurveCsv(const std::string& path, bool append) : path_(path) {
+        if (path.empty()) return;
+        out_.open(path, append ? std::ios::app : std::ios::trunc);
+        if (!out_) throw Error("--curve " + path + ": cannot open for writing");
+        if (!append) out_ << "step,forward_passes,seconds,val_loss\n";
+    }
+    void add(long step, const Counters& c, double val_loss) {
+        if (path_.empty()) return;
+        out_ << step << ',' << c.forward_equivalents() << ',' << c.elapsed_seconds << ',' << val_loss << '\n';
+        out_.flush();
+    }
+
+private:
+    std::string path_;
+    std::ofstream out_;
+};
+
 // What must match for a resume to continue the same run bit for bit.
 json run_fingerprint(const Optimizer& optimizer, const ParameterSubset& subset, const TrainSettings& s,
                      const TokenDataset& train_data) {
@@ -88,7 +108,7 @@ public:
         : model_(model), optimizer_(optimizer), train_data_(train_data), val_data_(val_data), s_(s),
           order_(train_data.num_batches(s.batch, s.seq), s.shuffle, s.seed),
           acts_(model.config, s.batch, s.seq, s.first_order ? ActivationLayout::training : ActivationLayout::inference),
-          log_(s.log_path, !s.resume_path.empty()) {
+          log_(s.log_path, !s.resume_path.empty()), curve_(s.curve_path, !s.resume_path.empty()) {
         batch_.inputs.resize(size_t(s.batch) * s.seq);
         batch_.targets.resize(size_t(s.batch) * s.seq);
         objective_.params = model.params.span();
@@ -112,6 +132,7 @@ public:
 private:
     long resume();
     double validate();
+    double validate_and_log(long step);
     void step(long step, TrainResult& result);
     void save(long step);
     void progress(long step, const StepReport& report, double step_seconds);
@@ -129,6 +150,7 @@ private:
     Objective objective_;
     Counters counters_;
     JsonLog log_;
+    CurveCsv curve_;
     json fingerprint_;
     double first_loss_ = NAN;
 };
@@ -168,6 +190,16 @@ double Run::validate() {
     return evaluate_loss(model_, acts_, *val_data_, std::min(s_.val_batches, available)).loss;
 }
 
+double Run::validate_and_log(long step) {
+    const double loss = validate();
+    if (!val_data_) return loss;
+    json record = {{"kind", "val"}, {"step", step}, {"val_loss", loss}};
+    record.update(counters_.to_json());
+    log_.write(record);
+    curve_.add(step, counters_, loss);
+    return loss;
+}
+
 void Run::save(long step) {
     if (s_.save_path.empty()) return;
     const std::string state_path = state_path_for(s_.save_path);
@@ -184,6 +216,7 @@ void Run::save(long step) {
 }
 
 void Run::progress(long step, const StepReport& r, double step_seconds) {
+    if (!s_.progress) return;
     const bool terminal = isatty(fileno(stderr));
     const long every = terminal ? 1 : std::max(1L, s_.steps / 20);
     if (step % every != 0 && step != s_.steps && step != 1) return;
@@ -226,8 +259,7 @@ TrainResult Run::run() {
     const long start_step = resume();
     log_.write({{"kind", "run"}, {"flags", s_.flags}, {"settings", fingerprint_}, {"resumed_from", start_step},
                 {"backend", gemm_backend_name()}, {"nograd", nograd_version()}, {"rng", "philox4x32-10 v1"}});
-    result.val_loss_before = validate();
-    if (val_data_) log_.write({{"kind", "val"}, {"step", start_step}, {"val_loss", result.val_loss_before}});
+    result.val_loss_before = validate_and_log(start_step);
     install_interrupt_handlers();
     long step = start_step;
     while (step < s_.steps) {
@@ -237,8 +269,7 @@ TrainResult Run::run() {
         }
         this->step(++step, result);
         result.steps_done = step;
-        if (s_.val_every > 0 && step % s_.val_every == 0 && step < s_.steps && val_data_)
-            log_.write({{"kind", "val"}, {"step", step}, {"val_loss", validate()}, {"forward_passes", counters_.forward_passes}});
+        if (s_.val_every > 0 && step % s_.val_every == 0 && step < s_.steps) validate_and_log(step);
         if (s_.save_every > 0 && step % s_.save_every == 0) save(step);
         if (interrupt_requested()) {
             result.interrupted = true;
@@ -247,10 +278,7 @@ TrainResult Run::run() {
         }
     }
     result.steps_done = step;
-    result.val_loss_after = validate();
-    if (val_data_)
-        log_.write({{"kind", "val"}, {"step", step}, {"val_loss", result.val_loss_after},
-                    {"forward_passes", counters_.forward_passes}});
+    result.val_loss_after = validate_and_log(step);
     save(step);
     result.forward_passes = counters_.forward_equivalents();
     result.seconds = counters_.elapsed_seconds;

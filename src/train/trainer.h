@@ -23,11 +23,13 @@ struct TrainSettings {
     std::string save_path;           // checkpoint (state beside it); empty: do not save
     long save_every = 0;             // 0: save only at the end
     std::string log_path;            // JSON lines; empty: no log
+    std::string curve_path;          // CSV of validations: step, forward_passes, seconds, val_loss
     std::string resume_path;         // a .state file written by an earlier run
     LrSchedule schedule;
     double max_forward_passes = 0;   // budget in forward-pass equivalents (a backward counts 2); 0 = none
     double divergence_factor = 0.0;  // stop when the loss exceeds this × the first step's loss; 0 = off
     bool first_order = false;        // the optimizer needs gradients (backprop)
+    bool progress = true;            // progress lines on stderr
     nlohmann::json flags;            // everything the user asked for, for the log's run record
 };
 

@@ -33,7 +33,12 @@ void Flags::parse(const std::vector<std::string>& args) {
         if (!s) throw UsageError("unknown flag " + name + " (see --help)");
         if (name == "--help") throw HelpRequested{help()};
         if (values_.count(name)) throw UsageError(name + " given twice");
-        if (s->value.empty()) {
+        if (s->value.size() > 3 && s->value.compare(s->value.size() - 3, 3, "...") == 0) {
+            std::vector<std::string>& items = lists_[name];
+            if (inline_value) items.push_back(value);
+            while (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0) items.push_back(args[++i]);
+            if (items.empty()) throw UsageError(name + " needs at least one value (" + s->value + ")");
+        } else if (s->value.empty()) {
             if (inline_value) throw UsageError(name + " takes no value");
         } else if (!inline_value) {
             if (i + 1 >= args.size()) throw UsageError(name + " needs a value (" + s->value + ")");
@@ -44,6 +49,11 @@ void Flags::parse(const std::vector<std::string>& args) {
 }
 
 bool Flags::has(const std::string& name) const { return values_.count(name) > 0; }
+
+std::vector<std::string> Flags::list(const std::string& name) const {
+    auto it = lists_.find(name);
+    return it == lists_.end() ? std::vector<std::string>{} : it->second;
+}
 
 std::string Flags::text(const std::string& name, const std::string& fallback) const {
     auto it = values_.find(name);

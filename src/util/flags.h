@@ -10,7 +10,8 @@ namespace nograd {
 
 struct FlagSpec {
     std::string name;          // "--batch"
-    std::string value;         // "B"; empty for a switch such as "--json"
+    std::string value;         // "B"; empty for a switch such as "--json"; "FILES..." takes every
+                               // following argument up to the next flag
     std::string default_text;  // shown by --help; empty when there is none
     std::string help;
 };
@@ -30,7 +31,7 @@ public:
     std::string required(const std::string& name) const;
     long long integer(const std::string& name, long long fallback, long long min, long long max) const;
     double real(const std::string& name, double fallback, double min, double max) const;
-    std::vector<std::string> positional() const { return positional_; }
+    std::vector<std::string> list(const std::string& name) const;  // the values of a "..." flag
     const std::map<std::string, std::string>& values() const { return values_; }  // as given, for logs
     std::string help() const;
 
@@ -39,7 +40,7 @@ private:
     std::string usage_, summary_;
     std::vector<FlagSpec> specs_;
     std::map<std::string, std::string> values_;
-    std::vector<std::string> positional_;
+    std::map<std::string, std::vector<std::string>> lists_;
 };
 
 // Applies --threads (else OMP_NUM_THREADS, else all cores) to OpenMP and the matrix backend; returns it.

@@ -1,0 +1,213 @@
+// The training loop: parameter subsets, data order, resume, non-finite losses, thread-count
+// invariance, and that every method actually learns on a tiny GPT-2.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <omp.h>
+
+#include "model/backward.h"
+#include "model/checkpoint.h"
+#include "optim/spsa.h"
+#include "train/data_order.h"
+#include "train/train_state.h"
+#include "train_fixture.h"
+#include "util/error.h"
+
+using namespace nograd;
+using namespace nograd::testing;
+
+namespace {
+
+struct Run {
+    GPT2 model;
+    TrainResult result;
+};
+
+// Trains a fresh small model with `method` for `steps` and returns it.
+Run train_small(const std::string& method, long steps, const std::string& data,
+                TrainSettings settings = quiet_settings(0, false),
+                std::vector<std::string> extra = {}, const std::string& params = "all") {
+    GPT2 model = small_model();
+    settings.steps = steps;
+    const ParameterSubset subset = select_parameters(params, model.table, model.config, settings.seq);
+    const Flags flags = optimizer_flags(extra);
+    OptimizerChoice choice = make_optimizer(method, flags, settings.seed, subset.size());
+    settings.first_order = choice.first_order;
+    if (settings.schedule.lr == 0.0) settings.schedule.lr = choice.default_lr;
+    TokenDataset train_data(data, model.config.vocab_size);
+    TrainResult r = train(model, *choice.optimizer, train_data, nullptr, subset, settings);
+    return {std::move(model), r};
+}
+
+bool same_bits(const GPT2& a, const GPT2& b) {
+    return std::memcmp(a.params.data(), b.params.data(), a.params.size() * 4) == 0;
+}
+
+const std::vector<std::string> kMethods = {"adamw", "sgd", "random", "es", "spsa", "newton"};
+
+}  // namespace
+
+TEST_SUITE("train") {
+    TEST_CASE("--params selects the union of groups, layers and names, and never the padded rows") {
+        const GPT2 model = small_model();
+        const auto& table = model.table;
+        const GPT2Config& c = model.config;
+        const ParameterSubset all = select_parameters("all", table, c, 16);
+        // Everything but wte's padded rows and wpe's rows at positions >= 16.
+        CHECK(all.size() == table.total - size_t(c.padded_vocab_size - c.vocab_size) * c.channels -
+                                size_t(c.max_seq_len - 16) * c.channels);
+        const ParameterSubset with_positions = select_parameters("all", table, c, 16, true);
+        CHECK(with_positions.size() == all.size() + size_t(c.max_seq_len - 16) * c.channels);
+        const ParameterSubset bitfit = select_parameters("bias,layernorm", table, c, 16);
+        size_t expected = 0;
+        for (const TensorInfo& t : table.tensors)
+            if (t.is_bias || t.group == TensorGroup::layernorm) expected += t.size;
+        CHECK(bitfit.size() == expected);
+        for (bool d : bitfit.decays) CHECK(!d);
+        const ParameterSubset layer1 = select_parameters("layers:1-1", table, c, 16);
+        CHECK(layer1.size() == size_t(12 * c.channels * c.channels + 13 * c.channels));
+        const TensorInfo& qkvw = table.find("qkvw");
+        const ParameterSubset named = select_parameters("qkvw,qkvw", table, c, 16);
+        REQUIRE(named.ranges.size() == 1);
+        CHECK(named.ranges[0].begin == qkvw.offset);
+        CHECK(named.ranges[0].end == qkvw.offset + qkvw.size);
+        CHECK(named.decays[0]);
+        for (const char* bad : {"", "nonsense", "layers:0-9", "layers:2-1", "layers:x", "bias,,mlp"})
+            CHECK_THROWS_AS(select_parameters(bad, table, c, 16), UsageError);
+    }
+
+    TEST_CASE("data order: unshuffled follows eval's batch numbers; shuffled is a fixed permutation per epoch") {
+        DataOrder plain(5, false, 1);
+        for (uint64_t s = 1; s <= 12; ++s) CHECK(plain.batch_for_step(s) == (s - 1) % 5);
+        DataOrder a(50, true, 7), b(50, true, 7), other(50, true, 8);
+        std::vector<size_t> epoch1, epoch2;
+        for (uint64_t s = 1; s <= 50; ++s) epoch1.push_back(a.batch_for_step(s));
+        for (uint64_t s = 51; s <= 100; ++s) epoch2.push_back(a.batch_for_step(s));
+        std::vector<size_t> sorted = epoch1;
+        std::sort(sorted.begin(), sorted.end());
+        for (size_t i = 0; i < 50; ++i) CHECK(sorted[i] == i);  // a permutation
+        CHECK(epoch1 != epoch2);
+        CHECK(b.batch_for_step(77) == epoch2[26]);  // random access: a pure function of the step
+        bool differs = false;
+        for (uint64_t s = 1; s <= 50; ++s) differs |= other.batch_for_step(s) != epoch1[s - 1];
+        CHECK(differs);
+    }
+
+    TEST_CASE("resume continues bit-identically for every method") {
+        TempDir dir;
+        write_token_shard(dir.file("train.bin"), 4000, 64);
+        for (const std::string& method : kMethods) {
+            CAPTURE(method);
+            std::vector<std::string> extra;
+            if (method == "sgd" || method == "spsa") extra = {"--momentum", "0.5"};
+            TrainSettings settings = quiet_settings(0, false);
+            const Run full = train_small(method, 9, dir.file("train.bin"), settings, extra);
+            settings.save_path = dir.file(method + ".bin");
+            train_small(method, 4, dir.file("train.bin"), settings, extra);
+            // Continue from the saved pair, as `nograd train --resume` does.
+            GPT2 model = load_checkpoint(settings.save_path);
+            settings.resume_path = state_path_for(settings.save_path);
+            settings.steps = 9;
+            const ParameterSubset subset = select_parameters("all", model.table, model.config, settings.seq);
+            OptimizerChoice choice = make_optimizer(method, optimizer_flags(extra), settings.seed, subset.size());
+            settings.first_order = choice.first_order;
+            settings.schedule.lr = choice.default_lr;
+            TokenDataset data(dir.file("train.bin"), 64);
+            const TrainResult r = train(model, *choice.optimizer, data, nullptr, subset, settings);
+            CHECK(r.steps_done == 9);
+            CHECK(same_bits(model, full.model));
+        }
+    }
+
+    TEST_CASE("resume refuses a state paired with another model, a changed run, or a corrupted file") {
+        TempDir dir;
+        write_token_shard(dir.file("train.bin"), 2000, 64);
+        TrainSettings settings = quiet_settings(0, false);
+        settings.save_path = dir.file("run.bin");
+        train_small("spsa", 3, dir.file("train.bin"), settings);
+        const std::string state = state_path_for(settings.save_path);
+        CHECK_NOTHROW(load_train_state(state));
+        // A different model beside the state.
+        GPT2 other = small_model(99);
+        settings.resume_path = state;
+        settings.save_path.clear();
+        {
+            const ParameterSubset subset = select_parameters("all", other.table, other.config, settings.seq);
+            OptimizerChoice choice = make_optimizer("spsa", optimizer_flags({}), settings.seed, subset.size());
+            settings.schedule.lr = choice.default_lr;
+            TokenDataset data(dir.file("train.bin"), 64);
+            settings.steps = 5;
+            CHECK_THROWS_WITH_AS(train(other, *choice.optimizer, data, nullptr, subset, settings),
+                                 doctest::Contains("checksum mismatch"), Error);
+            // The right model but another batch size.
+            GPT2 right = load_checkpoint(dir.file("run.bin"));
+            settings.batch = 1;
+            CHECK_THROWS_WITH_AS(train(right, *choice.optimizer, data, nullptr, subset, settings),
+                                 doctest::Contains("batch"), UsageError);
+        }
+        auto bytes = read_bytes(state);
+        bytes[bytes.size() / 2] ^= 0x10;
+        write_bytes(dir.file("bad.state"), bytes.data(), bytes.size());
+        CHECK_THROWS_WITH_AS(load_train_state(dir.file("bad.state")), doctest::Contains("checksum"), Error);
+        write_bytes(dir.file("short.state"), bytes.data(), 30);
+        CHECK_THROWS_AS(load_train_state(dir.file("short.state")), Error);
+    }
+
+    TEST_CASE("a non-finite loss stops training, names the step, and writes no checkpoint") {
+        TempDir dir;
+        write_token_shard(dir.file("train.bin"), 2000, 64);
+        for (const std::string& method : kMethods) {
+            CAPTURE(method);
+            GPT2 model = small_model();
+            model.weights.lnfw[3] = NAN;  // poisons every loss from the first step on
+            TrainSettings s = quiet_settings(5, false);
+            s.save_path = dir.file(method + ".bin");
+            const ParameterSubset subset = select_parameters("all", model.table, model.config, s.seq);
+            OptimizerChoice choice = make_optimizer(method, optimizer_flags({}), s.seed, subset.size());
+            s.first_order = choice.first_order;
+            s.schedule.lr = choice.default_lr;
+            TokenDataset data(dir.file("train.bin"), 64);
+            CHECK_THROWS_WITH_AS(train(model, *choice.optimizer, data, nullptr, subset, s),
+                                 doctest::Contains("step 1"), Error);
+            CHECK(!file_exists(s.save_path));
+            CHECK(!file_exists(state_path_for(s.save_path)));
+        }
+    }
+
+    TEST_CASE("same seed gives bit-identical parameters with 1 and 2 threads, for every method") {
+        TempDir dir;
+        write_token_shard(dir.file("train.bin"), 2000, 64);
+        const int threads = omp_get_max_threads();
+        for (const std::string& method : kMethods) {
+            CAPTURE(method);
+            omp_set_num_threads(1);
+            const Run one = train_small(method, 4, dir.file("train.bin"));
+            omp_set_num_threads(2);
+            const Run two = train_small(method, 4, dir.file("train.bin"));
+            CHECK(same_bits(one.model, two.model));
+        }
+        omp_set_num_threads(threads);
+    }
+
+    TEST_CASE("only the chosen parameters change") {
+        TempDir dir;
+        write_token_shard(dir.file("train.bin"), 2000, 64);
+        const GPT2 start = small_model();
+        for (const std::string& method : kMethods) {
+            CAPTURE(method);
+            const Run run = train_small(method, 3, dir.file("train.bin"), quiet_settings(0, false), {}, "bias,layers:1-1");
+            const ParameterSubset subset = select_parameters("bias,layers:1-1", start.table, start.config, 16);
+            std::vector<bool> trained(start.params.size(), false);
+            for (const IndexRange& r : subset.ranges)
+                for (size_t i = r.begin; i < r.end; ++i) trained[i] = true;
+            size_t changed_outside = 0, changed_inside = 0;
+            for (size_t i = 0; i < start.params.size(); ++i) {
+                const bool changed = std::memcmp(&start.params[i], &run.model.params[i], 4) != 0;
+                (trained[i] ? changed_inside : changed_outside) += changed;
+            }
+            CHECK(changed_outside == 0);
+            if (method != "random") CHECK(changed_inside > 0);  // random search may reject every candidate
+        }
+    }
+}

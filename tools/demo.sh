@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# `make demo`: a GPT-2 learns real English, then is fine-tuned to another kind of English by every
+# gradient-free method, side by side with backprop, under one compute budget. No flags, no Python.
+#   1. install what is missing (timed apart), fetch and verify the data, build;
+#   2. pretrain a small GPT-2 (GPT-2's 50257-token vocabulary) with AdamW on the Brown corpus's
+#      informative prose (cached: a second run reuses it);
+#   3. fine-tune it on imaginative prose with random, es, spsa, newton and adamw, each with the same
+#      budget of forward passes (a backward pass counts as two), hyperparameters from tools/sweep.sh;
+#   4. print a table (losses on a test split that tuning never saw), write the validation curves as CSV
+#      and PNG, and print samples from the pretrained and the best fine-tuned model.
+# Every setting below can be overridden from the environment, e.g. DEMO_BUDGET=200 make demo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# --- settings ----------------------------------------------------------------------------------------
+OUT=${DEMO_OUT:-build/demo}                  # results; the pretrained model is cached in data/cache/demo
+CACHE=data/cache/demo
+THREADS=${DEMO_THREADS:-$(nproc)}
+# The pretrained model: 4 layers, 4 heads, 128 channels, GPT-2's vocabulary (7.2M parameters, 6.4M of them
+# in the tied token embedding).
+MODEL_FLAGS=(--init-layers 4 --init-heads 4 --init-channels 128 --init-max-seq 64)
+PRETRAIN_STEPS=${DEMO_PRETRAIN_STEPS:-400}
+PRETRAIN_FLAGS=(--optimizer adamw --lr 2e-3 --schedule cosine --warmup 20 --batch 8 --seq 64 --weight-decay 0.0)
+# Fine-tuning: the same budget of forward-pass equivalents for every method.
+BUDGET=${DEMO_BUDGET:-600}
+FT_SHAPE=(--batch 8 --seq 64)
+VAL_BATCHES=${DEMO_VAL_BATCHES:-8}
+declare -A METHOD_FLAGS=(
+    [adamw]="--optimizer adamw --lr 3e-4"
+    [spsa]="--optimizer spsa --lr 2e-5 --eps 1e-3"
+    [newton]="--optimizer newton --lr 2e-5 --eps 1e-3"
+    [es]="--optimizer es --lr 2e-5 --sigma 1e-3 --pairs 4"
+    [random]="--optimizer random --sigma 1e-3"
+)
+METHODS=(adamw random es spsa newton)
+
+N=build/nograd
+say() { printf '\n== %s\n' "$*"; }
+json_field() { sed -E "s/.*\"$1\":(\"[^\"]*\"|[^,}]*).*/\1/" <<<"$2" | tr -d '"'; }
+
+# --- 1. setup ----------------------------------------------------------------------------------------
+t_install=$(date +%s)
+tools/install-deps.sh build demo
+t_install=$(( $(date +%s) - t_install ))
+start=$(date +%s)
+data/fetch-vocab.sh
+data/fetch-brown.sh
+make -j"$THREADS" build/nograd >/dev/null
+mkdir -p "$OUT" "$CACHE"
+export OMP_NUM_THREADS=$THREADS
+if [[ ! -f $CACHE/imag_test_000000.bin ]]; then
+    say "tokenizing the Brown corpus (informative → pretraining, imaginative → fine-tuning)"
+    $N tokenize --vocab data/cache/gpt2-vocab --brown data/cache/brown --domain informative \
+        --out $CACHE/info --val-fraction 0.1
+    $N tokenize --vocab data/cache/gpt2-vocab --brown data/cache/brown --domain imaginative \
+        --out $CACHE/imag --val-fraction 0.15 --test-fraction 0.15
+fi
+[[ -f $CACHE/gpt2_tokenizer.bin ]] || $N tokenize --vocab data/cache/gpt2-vocab --tokenizer-out $CACHE/gpt2_tokenizer.bin
+
+# --- 2. pretrain ---------------------------------------------------------------------------------------
+PRETRAINED=$CACHE/pretrained_${PRETRAIN_STEPS}.bin
+if [[ ! -f $PRETRAINED ]]; then
+    say "pretraining a $(echo "${MODEL_FLAGS[@]}" | sed 's/--init-//g') GPT-2 with AdamW, $PRETRAIN_STEPS steps"
+    $N train "${MODEL_FLAGS[@]}" "${PRETRAIN_FLAGS[@]}" --steps "$PRETRAIN_STEPS" \
+        --train "$CACHE/info_train_*.bin" --val "$CACHE/info_val_*.bin" --val-every 100 --val-batches $VAL_BATCHES \
+        --save "$PRETRAINED" --log "$OUT/pretrain.jsonl"
+else
+    say "reusing the pretrained model $PRETRAINED"
+fi
+
+# --- 3. fine-tune --------------------------------------------------------------------------------------
+test_loss() {  # test_loss MODEL: mean loss over the whole test split
+    local batches
+    batches=$(( $(stat -c %s $CACHE/imag_test_000000.bin) / 2 / 512 - 1 ))
+    json_field loss "$($N eval --model "$1" --data "$CACHE/imag_test_*.bin" "${FT_SHAPE[@]}" --batches $batches --json | tail -1)"
+}
+before_test=$(test_loss "$PRETRAINED")
+declare -A SUMMARY AFTER_TEST
+for m in "${METHODS[@]}"; do
+    say "fine-tuning with $m (${METHOD_FLAGS[$m]}), budget $BUDGET forward passes"
+    # shellcheck disable=SC2086
+    SUMMARY[$m]=$($N train --model "$PRETRAINED" ${METHOD_FLAGS[$m]} --steps 1000000 --max-forward-passes $BUDGET \
+        "${FT_SHAPE[@]}" --train "$CACHE/imag_train_*.bin" --val "$CACHE/imag_val_*.bin" \
+        --val-every $(( BUDGET / 20 )) --val-batches $VAL_BATCHES --save "$OUT/$m.bin" --log "$OUT/$m.jsonl" \
+        --curve "$OUT/$m.csv" --json | tail -1)
+    AFTER_TEST[$m]=$(test_loss "$OUT/$m.bin")
+done
+
+# --- 4. report -----------------------------------------------------------------------------------------
+say "results: fine-tuning on imaginative prose, $BUDGET forward passes each (test split: $(basename $CACHE/imag_test_000000.bin))"
+table=$OUT/results.md
+{
+    echo "| method | steps | forward passes | wall time | peak memory | val loss before → after | test loss before → after | share of AdamW's gain |"
+    echo "|---|---|---|---|---|---|---|---|"
+    adamw_gain=$(awk -v a="$before_test" -v b="${AFTER_TEST[adamw]}" 'BEGIN{print a-b}')
+    for m in "${METHODS[@]}"; do
+        s=${SUMMARY[$m]}
+        awk -v m="$m" -v steps="$(json_field steps "$s")" -v fp="$(json_field forward_passes "$s")" \
+            -v sec="$(json_field seconds "$s")" -v rss="$(json_field peak_rss_bytes "$s")" \
+            -v vb="$(json_field val_loss_before "$s")" -v va="$(json_field val_loss_after "$s")" \
+            -v tb="$before_test" -v ta="${AFTER_TEST[$m]}" -v g="$adamw_gain" \
+            'BEGIN{printf "| %s | %d | %d | %.1f s | %.0f MB | %.4f → %.4f | %.4f → %.4f | %.0f %% |\n", m, steps, fp, sec, rss/1e6, vb, va, tb, ta, 100*(tb-ta)/g}'
+    done
+} | tee "$table"
+
+curves=$OUT/curves.csv
+{
+    echo "method,step,forward_passes,seconds,val_loss"
+    for m in "${METHODS[@]}"; do tail -n +2 "$OUT/$m.csv" | sed "s/^/$m,/"; done
+} >"$curves"
+plot=$OUT/curves.png
+{
+    echo "set terminal pngcairo size 900,560; set output '$plot'; set datafile separator ','"
+    echo "set title 'Fine-tuning on imaginative prose: validation loss per forward pass'"
+    echo "set xlabel 'forward passes (a backward counts as two)'; set ylabel 'validation loss'; set key top right"
+    printf "plot "
+    for m in "${METHODS[@]}"; do printf "'%s' using 2:4 with linespoints title '%s', " "$OUT/$m.csv" "$m"; done
+    echo
+} | sed 's/, $//' | gnuplot
+echo
+echo "curves: $curves (CSV), $plot (PNG); table: $table; logs: $OUT/*.jsonl"
+
+best=adamw
+for m in random es spsa newton; do
+    awk -v a="${AFTER_TEST[$m]}" -v b="${AFTER_TEST[$best]}" 'BEGIN{exit !(a<b)}' && best=$m
+done
+zo_best=spsa
+for m in random es newton; do
+    awk -v a="${AFTER_TEST[$m]}" -v b="${AFTER_TEST[$zo_best]}" 'BEGIN{exit !(a<b)}' && zo_best=$m
+done
+say "samples (prompt: \"The night was\")"
+for model in "$PRETRAINED" "$OUT/$zo_best.bin"; do
+    echo "-- $(basename "$model") --"
+    $N sample --model "$model" --tokenizer $CACHE/gpt2_tokenizer.bin --vocab data/cache/gpt2-vocab \
+        --prompt "The night was" --steps 40 --temperature 0.8 --top-k 40 --seed 7 | tail -n +1
+done
+echo
+echo "demo: $(( $(date +%s) - start )) s (installing packages took another ${t_install} s)"
