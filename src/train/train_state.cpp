@@ -74,11 +74,6 @@ TrainState load_train_state(const std::string& path) {
     std::string text(text_size, '\0');
     r.read(text.data(), text_size, "state JSON");
     TrainState state;
-    try {
-        state.meta = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::exception& e) {
-        throw file_error(path, "valid JSON in the state header", e.what());
-    }
     const uint64_t count = r.u64("vector count");
     if (count > 64) throw file_error(path, "at most 64 state vectors", std::to_string(count));
     for (uint64_t i = 0; i < count; ++i) {
@@ -93,6 +88,19 @@ TrainState load_train_state(const std::string& path) {
     if (stored != computed) throw file_error(path, "a matching checksum", "a corrupted file (checksum mismatch)");
     if (r.bytes + 8 != in.size())
         throw file_error(path, std::to_string(r.bytes + 8) + " bytes", std::to_string(in.size()) + " bytes");
+    // Only a file whose checksum matches is trusted enough to parse. nograd's own states nest 3 deep; a
+    // deeper one is refused while parsing, because printing a value in an error message recurses once
+    // per level (a stack overflow at ~10^5 levels).
+    constexpr int kMaxDepth = 32;
+    auto depth_limit = [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+        if (depth > kMaxDepth) throw file_error(path, "JSON nested at most " + std::to_string(kMaxDepth) + " deep", "deeper");
+        return true;
+    };
+    try {
+        state.meta = nlohmann::json::parse(text, depth_limit);
+    } catch (const nlohmann::json::exception& e) {
+        throw file_error(path, "valid JSON in the state header", e.what());
+    }
     return state;
 }
 
