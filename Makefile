@@ -155,7 +155,7 @@ define run_fuzzers
 	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_DIR)/corpus/$$t; \
 	  if OMP_NUM_THREADS=1 $(FUZZ_DIR)/fuzz_$$t -max_total_time=$(1) -max_len=16384 -timeout=10 \
-	       -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/crashes/$$t- \
+	       -rss_limit_mb=2048 -malloc_limit_mb=256 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/crashes/$$t- \
 	       $(FUZZ_DIR)/corpus/$$t tests/fuzz/corpus/$$t > $(FUZZ_DIR)/$$t.log 2>&1; then \
 	    echo "fuzz $$t: $$(grep -h 'stat::number_of_executed_units' $(FUZZ_DIR)/$$t.log | sed 's/.*: *//') runs in $(1) s, no crash"; \
 	  else \

@@ -135,8 +135,10 @@ void load_encoder(const std::string& path, std::vector<std::string>& token_bytes
     for (const auto& [token, id_value] : json.items()) {
         if (!id_value.is_number_integer() || id_value.get<int64_t>() < 0 ||
             id_value.get<int64_t>() >= static_cast<int64_t>(json.size()) || seen[id_value.get<size_t>()])
+            // Only a scalar is printed: dumping a deeply nested value recurses once per level (stack overflow).
             throw file_error(path, "distinct integer ids 0.." + std::to_string(json.size() - 1),
-                             "id " + id_value.dump() + " for token \"" + token + "\"");
+                             "id " + (id_value.is_primitive() ? id_value.dump() : std::string("an ") + id_value.type_name()) +
+                                 " for token \"" + token + "\"");
         int id = id_value.get<int>();
         seen[id] = true;
         token_bytes[id] = token_string_to_bytes(token, to_byte, path);

@@ -34,6 +34,11 @@ DecodeTokenizer DecodeTokenizer::load(const std::string& path) {
     tok.eot_token_ = version == 1 ? 50256 : static_cast<int>(get_u32_le(header + 12));
     if (tok.eot_token_ < 0 || tok.eot_token_ >= static_cast<int>(count))
         throw file_error(path, "an end-of-text id below " + std::to_string(count), std::to_string(tok.eot_token_));
+    // Each token takes at least 2 bytes (length + 1 byte): a count the file cannot hold is refused before
+    // reserving room for it (2^24 empty strings would be 512 MB).
+    if (count > (file.size() - sizeof header) / 2)
+        throw file_error(path, std::to_string(count) + " tokens (at least " + std::to_string(2ull * count) +
+                                   " bytes after the header)", std::to_string(file.size() - sizeof header) + " bytes");
     std::vector<unsigned char> body(file.size() - sizeof header);
     file.read_exact(body.data(), body.size(), "token list");
     size_t pos = 0;

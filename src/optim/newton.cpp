@@ -13,7 +13,7 @@ namespace nograd {
 std::vector<FlagSpec> NewtonOptions::flag_specs() {
     const NewtonOptions d;
     return {
-        {"--eps", "E", number_text(d.eps), "spsa/newton: perturbation scale epsilon (newton: theta +- eps z/sqrt(H))"},
+        eps_flag(),
         {"--alpha", "A", number_text(d.alpha), "newton: EMA weight of each curvature sample in H"},
         {"--h-floor", "H", number_text(d.h_floor), "newton: lower bound on the diagonal Hessian estimate H"},
         {"--clip", "C", number_text(d.clip), "newton: per-coordinate step is lr*clamp(g z/sqrt(H), +-C) (Sophia)"},

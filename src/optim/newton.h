@@ -13,8 +13,10 @@ namespace nograd {
 
 // Every hyperparameter with its default; the flag is "--" + the field name with '_' as '-'.
 struct NewtonOptions {
-    double eps = 1e-3;    // ε: losses at θ ± εz/√H. At H's fixed point uᵀ∇²L u ≈ 2 for u = z/√H, so ε
-                          // directly sets the loss curvature signal ε² (must beat fp32 rounding of L)
+    double eps = 1e-2;    // ε: losses at θ ± εz/√H. Near H's fixed point uᵀ∇²L u ≈ 2 for u = z/√H, so the
+                          // curvature signal L⁺ + L⁻ − 2L0 ≈ 2ε² whatever the scale of θ. It must beat the fp32
+                          // noise of the losses: |noise| inflates the estimate, H grows, u shrinks, the signal
+                          // shrinks, and H runs away (seen on Rosenbrock at ε = 1e-3; 1e-2 was stable)
     double alpha = 0.05;  // α: EMA weight of the curvature sample in H's update. HiZOO's 1e-8 leaves H ≈ 1
                           // (MeZO); on the d=20, κ=1e3 quadratic 0.05 tracks curvature (corr(log H, log a) > 0.9)
     double h_floor = 1e-4;  // H ≥ h_floor, so z/√H stays bounded for coordinates that look flat

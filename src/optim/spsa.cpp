@@ -13,7 +13,7 @@ namespace nograd {
 std::vector<FlagSpec> SpsaOptions::flag_specs() {
     const SpsaOptions d;
     return {
-        {"--eps", "E", number_text(d.eps), "spsa/newton: perturbation scale epsilon (theta +- eps z)"},
+        eps_flag(),
         {"--samples", "N", std::to_string(d.samples), "spsa: directions averaged per step (n-SPSA), 2N forward passes"},
         distribution_flag(d.dist),
         {"--weight-decay", "L", number_text(d.weight_decay), "spsa: weight decay (not biases, not LayerNorm)"},

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "optim/newton.h"
+#include "optim/spsa.h"
 #include "util/error.h"
 
 namespace nograd {
@@ -107,6 +109,12 @@ Distribution distribution_from_flags(const Flags& flags, Distribution fallback) 
 FlagSpec distribution_flag(Distribution fallback) {
     return {"--dist", "NAME", distribution_name(fallback),
             "direction distribution: gaussian (MeZO) or rademacher (+-1, classic SPSA)"};
+}
+
+FlagSpec eps_flag() {
+    return {"--eps", "E",
+            number_text(SpsaOptions{}.eps) + " (spsa), " + number_text(NewtonOptions{}.eps) + " (newton)",
+            "spsa: perturbation scale (theta +- eps z); newton: the same in curvature units (theta +- eps z/sqrt(H))"};
 }
 
 std::string number_text(double value) {

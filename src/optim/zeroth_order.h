@@ -95,6 +95,7 @@ uint64_t state_count(const nlohmann::json& state, const std::string& key, const 
 std::string distribution_name(Distribution dist);
 Distribution distribution_from_flags(const Flags& flags, Distribution fallback);
 FlagSpec distribution_flag(Distribution fallback);
+FlagSpec eps_flag();  // --eps, shared by spsa and newton, whose defaults differ: the help names both
 std::string number_text(double value);  // "%g": 1e-3 prints as 0.001
 void require_positive(double value, const std::string& flag);
 void require_in_range(double value, double low, double high, const std::string& flag);  // low <= v <= high

@@ -180,7 +180,12 @@ long Run::resume() {
     }
     counters_.from_json(meta.at("counters"));
     first_loss_ = meta.value("first_loss", NAN);
-    return meta.at("step");
+    // A whole number in --steps' range: 1e300 would overflow the conversion, a negative count would
+    // train (almost) forever before reaching --steps.
+    const json& step = meta.at("step");
+    if (!step.is_number_unsigned() || step.get<uint64_t>() > (uint64_t(1) << 40))
+        throw file_error(s_.resume_path, "a step count from 0 to 2^40", step.dump());
+    return long(step.get<uint64_t>());
 }
 
 double Run::validate() {
