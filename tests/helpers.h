@@ -2,11 +2,15 @@
 #pragma once
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace nograd::testing {
 
@@ -38,12 +42,31 @@ inline std::vector<char> read_bytes(const std::string& path) {
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// n float32 values from a fixture file that must hold exactly that many (a mismatch fails the test).
+inline std::vector<float> read_floats(const std::string& path, size_t n) {
+    const auto bytes = read_bytes(path);
+    if (bytes.size() != n * sizeof(float))
+        throw std::runtime_error(path + ": expected " + std::to_string(n * sizeof(float)) + " bytes, found " +
+                                 std::to_string(bytes.size()));
+    std::vector<float> v(n);
+    std::memcpy(v.data(), bytes.data(), bytes.size());
+    return v;
+}
+
 inline void write_bytes(const std::string& path, const void* data, size_t bytes) {
     std::ofstream out(path, std::ios::binary);
     out.write(static_cast<const char*>(data), std::streamsize(bytes));
 }
 
 inline const std::string kTinyFixture = "tests/fixtures/gpt2_tiny/";
+
+// The tiny fixture's meta.json (config, batch shape, PyTorch's loss, AdamW settings), written by
+// tools/make_fixtures.py.
+inline nlohmann::json tiny_fixture_meta() {
+    std::ifstream in(kTinyFixture + "meta.json");
+    if (!in) throw std::runtime_error(kTinyFixture + "meta.json: cannot open");
+    return nlohmann::json::parse(in);
+}
 
 // max |a - b| / (abs_tol + rel_tol · |b|) over all entries: ≤ 1 means within tolerance.
 inline double worst_error(const float* a, const float* b, size_t n, double abs_tol, double rel_tol) {

@@ -18,6 +18,7 @@
 
 using namespace nograd;
 using nograd::testing::kTinyFixture;
+using nograd::testing::read_floats;
 
 namespace {
 
@@ -139,20 +140,6 @@ GPT2 random_model(const GPT2Config& c, uint32_t seed) {
     return model;
 }
 
-std::vector<float> read_floats(const std::string& path, size_t n) {
-    const auto bytes = nograd::testing::read_bytes(path);
-    REQUIRE(bytes.size() == n * sizeof(float));
-    std::vector<float> v(n);
-    std::memcpy(v.data(), bytes.data(), bytes.size());
-    return v;
-}
-
-nlohmann::json fixture_meta() {
-    std::ifstream in(kTinyFixture + "meta.json");
-    REQUIRE(in.good());
-    return nlohmann::json::parse(in);
-}
-
 }  // namespace
 
 TEST_SUITE("model") {
@@ -200,7 +187,7 @@ TEST_SUITE("model") {
     }
 
     TEST_CASE("backward: gradients match PyTorch's float64 gradients (fixture)") {
-        const auto meta = fixture_meta();
+        const auto meta = nograd::testing::tiny_fixture_meta();
         const int B = meta["B"], T = meta["T"];
         GPT2 model = load_checkpoint(kTinyFixture + "model.bin");
         TokenDataset data(kTinyFixture + "tokens.bin", model.config.vocab_size);
@@ -221,7 +208,7 @@ TEST_SUITE("model") {
     }
 
     TEST_CASE("the training layout's forward loss equals the fixture's and the inference layout's") {
-        const auto meta = fixture_meta();
+        const auto meta = nograd::testing::tiny_fixture_meta();
         const int B = meta["B"], T = meta["T"];
         GPT2 model = load_checkpoint(kTinyFixture + "model.bin");
         TokenDataset data(kTinyFixture + "tokens.bin", model.config.vocab_size);

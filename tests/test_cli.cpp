@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.h"
@@ -68,16 +69,42 @@ TEST_SUITE("cli") {
 
     TEST_CASE("eval prints the loss, and with --json one JSON object as the last line") {
         const CliResult plain = run_nograd({"eval", "--model", kModel, "--data", kTokens, "--batch", "2", "--seq", "8"});
-        CHECK(plain.status == 0);
-        CHECK(last_line(plain.out) == "loss 4.717664");
+        REQUIRE(plain.status == 0);
+        // PyTorch's loss on this batch (the fixture), against the six decimals eval prints.
+        const double expected = tiny_fixture_meta()["loss"];
+        const std::string line = last_line(plain.out);
+        REQUIRE(line.rfind("loss ", 0) == 0);
+        CHECK(std::abs(std::stod(line.substr(5)) - expected) < 2e-6);
         const CliResult json = run_nograd({"eval", "--model", kModel, "--data", kTokens, "--batch", "2", "--seq", "8",
                                            "--json", "--threads", "1"});
         REQUIRE(json.status == 0);
         const auto j = nlohmann::json::parse(last_line(json.out));
-        CHECK(std::abs(double(j["loss"]) - 4.7176644) < 1e-5);
+        CHECK(std::abs(double(j["loss"]) - expected) < 1e-5);
         CHECK(j["tokens"] == 16);
         CHECK(double(j["seconds"]) > 0);
         CHECK(double(j["tokens_per_second"]) == doctest::Approx(16.0 / double(j["seconds"])));
+    }
+
+    TEST_CASE("train --optimizer sgd --lr 1 --steps 1 moves every parameter by minus PyTorch's gradient") {
+        TempDir dir;
+        const CliResult r = run_nograd({"train", "--model", kModel, "--train", kTokens, "--batch", "2", "--seq", "8",
+                                        "--optimizer", "sgd", "--lr", "1", "--steps", "1", "--no-shuffle",
+                                        "--save", dir.file("after.bin")});
+        CAPTURE(r.err);
+        REQUIRE(r.status == 0);
+        const auto before = read_bytes(kModel), after = read_bytes(dir.file("after.bin"));
+        REQUIRE(before.size() == after.size());
+        const size_t header = 256 * sizeof(int32_t), count = (before.size() - header) / sizeof(float);
+        const auto expected = read_floats(kTinyFixture + "grads.bin", count);
+        std::vector<float> moved(count);
+        for (size_t i = 0; i < count; ++i) {
+            float b, a;
+            std::memcpy(&b, before.data() + header + 4 * i, 4);
+            std::memcpy(&a, after.data() + header + 4 * i, 4);
+            moved[i] = b - a;
+        }
+        // θ − θ' = 1·g; the subtraction adds the rounding of θ' (|θ| ≤ ~1, so ~6e-8) to fp32 backward's error.
+        CHECK(worst_error(moved.data(), expected.data(), count, 2e-6, 1e-4) <= 1.0);
     }
 
     TEST_CASE("train --json summarises the run; --resume of a finished run with more steps continues it") {

@@ -23,16 +23,9 @@
 
 using namespace nograd;
 using nograd::testing::kTinyFixture;
+using nograd::testing::read_floats;
 
 namespace {
-
-std::vector<float> read_floats(const std::string& path, size_t n) {
-    const auto bytes = nograd::testing::read_bytes(path);
-    REQUIRE(bytes.size() == n * sizeof(float));
-    std::vector<float> v(n);
-    std::memcpy(v.data(), bytes.data(), bytes.size());
-    return v;
-}
 
 // A GPT-2 on one fixed batch, as an Objective over all its parameters.
 struct GPT2Problem {
@@ -109,8 +102,7 @@ void with_threads(int n, F&& f) {
 
 TEST_SUITE("model") {
     TEST_CASE("AdamW: one step applied to PyTorch's gradients equals PyTorch's AdamW step (fixture)") {
-        std::ifstream meta_file(kTinyFixture + "meta.json");
-        const auto meta = nlohmann::json::parse(meta_file);
+        const auto meta = nograd::testing::tiny_fixture_meta();
         const auto& hp = meta["adamw"];
         GPT2 model = load_checkpoint(kTinyFixture + "model.bin");
         const size_t P = model.table.total;

@@ -16,12 +16,6 @@ using nograd::testing::kTinyFixture;
 
 namespace {
 
-nlohmann::json fixture_meta() {
-    std::ifstream in(kTinyFixture + "meta.json");
-    REQUIRE(in.good());
-    return nlohmann::json::parse(in);
-}
-
 struct Batch {
     std::vector<int> inputs, targets;
 };
@@ -37,7 +31,7 @@ Batch fixture_batch(int vocab, int B, int T) {
 
 TEST_SUITE("model") {
     TEST_CASE("forward logits and loss match PyTorch within 1e-4") {
-        const auto meta = fixture_meta();
+        const auto meta = nograd::testing::tiny_fixture_meta();
         const int B = meta["B"], T = meta["T"];
         GPT2 model = load_checkpoint(kTinyFixture + "model.bin");
         const int V = model.config.vocab_size, Vp = model.config.padded_vocab_size;
@@ -58,7 +52,7 @@ TEST_SUITE("model") {
     }
 
     TEST_CASE("a bf16 (version 5) checkpoint loads and matches PyTorch's loss for the bf16 weights") {
-        const auto meta = fixture_meta();
+        const auto meta = nograd::testing::tiny_fixture_meta();
         const int B = meta["B"], T = meta["T"];
         GPT2 model = load_checkpoint(kTinyFixture + "model_bf16.bin");
         const Batch batch = fixture_batch(model.config.vocab_size, B, T);

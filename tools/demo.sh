@@ -19,10 +19,10 @@ THREADS=${DEMO_THREADS:-$(nproc)}
 # The pretrained model: 4 layers, 4 heads, 128 channels, GPT-2's vocabulary (7.2M parameters, 6.4M of them
 # in the tied token embedding).
 MODEL_FLAGS=(--init-layers 4 --init-heads 4 --init-channels 128 --init-max-seq 64)
-PRETRAIN_STEPS=${DEMO_PRETRAIN_STEPS:-400}
+PRETRAIN_STEPS=${DEMO_PRETRAIN_STEPS:-600}
 PRETRAIN_FLAGS=(--optimizer adamw --lr 2e-3 --schedule cosine --warmup 20 --batch 8 --seq 64 --weight-decay 0.0)
 # Fine-tuning: the same budget of forward-pass equivalents for every method.
-BUDGET=${DEMO_BUDGET:-600}
+BUDGET=${DEMO_BUDGET:-480}
 FT_SHAPE=(--batch 8 --seq 64)
 VAL_BATCHES=${DEMO_VAL_BATCHES:-8}
 declare -A METHOD_FLAGS=(
@@ -33,6 +33,9 @@ declare -A METHOD_FLAGS=(
     [random]="--optimizer random --sigma 1e-3"
 )
 METHODS=(adamw random es spsa newton)
+# Forward-pass equivalents of one step, to validate about VAL_POINTS times per method whatever its step cost.
+declare -A PASSES_PER_STEP=([adamw]=3 [random]=2 [es]=8 [spsa]=2 [newton]=3)
+VAL_POINTS=8
 
 N=build/nograd
 say() { printf '\n== %s\n' "$*"; }
@@ -81,7 +84,7 @@ for m in "${METHODS[@]}"; do
     # shellcheck disable=SC2086
     SUMMARY[$m]=$($N train --model "$PRETRAINED" ${METHOD_FLAGS[$m]} --steps 1000000 --max-forward-passes $BUDGET \
         "${FT_SHAPE[@]}" --train "$CACHE/imag_train_*.bin" --val "$CACHE/imag_val_*.bin" \
-        --val-every $(( BUDGET / 20 )) --val-batches $VAL_BATCHES --save "$OUT/$m.bin" --log "$OUT/$m.jsonl" \
+        --val-every $(( BUDGET / PASSES_PER_STEP[$m] / VAL_POINTS )) --val-batches $VAL_BATCHES --save "$OUT/$m.bin" --log "$OUT/$m.jsonl" \
         --curve "$OUT/$m.csv" --json | tail -1)
     AFTER_TEST[$m]=$(test_loss "$OUT/$m.bin")
 done

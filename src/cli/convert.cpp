@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/model_flags.h"
 #include "model/model_file.h"
 #include "util/flags.h"
 
@@ -15,12 +16,10 @@ int run_convert(const Args& args) {
                 {{"--in", "A", "", "llm.c checkpoint (fp32/bf16) or Hugging Face .safetensors (F32/F16/BF16)"},
                  {"--out", "B", "", "B.safetensors: Hugging Face names, F32, config.json written beside it; "
                                     "any other name: llm.c fp32 checkpoint"},
-                 {"--heads", "NH", "", "attention heads, for a .safetensors with no config.json beside it "
-                                       "and a width not among GPT-2's (768, 1024, 1280, 1600)"}});
+                 heads_flag()});
     flags.parse(args);
     const std::string in = flags.required("--in"), out = flags.required("--out");
-    const int heads = int(flags.integer("--heads", 0, 1, 65536));
-    const GPT2 model = load_model(in, heads);
+    const GPT2 model = load_model(in, heads_from_flags(flags));
     save_model(model, out);
     std::printf("wrote %s (%s)\n", out.c_str(), describe(model.config).c_str());
     if (is_safetensors_path(out)) std::printf("wrote %s\n", config_json_path(out).c_str());

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/model_flags.h"
 #include "data/shards.h"
 #include "kernels/gemm.h"
 #include "model/model_file.h"
@@ -17,7 +18,8 @@ namespace nograd {
 int run_eval(const Args& args) {
     Flags flags("nograd eval --model M.bin --data 'PATTERN' --batch B --seq T [--batches K] [--json]",
                 "Mean cross-entropy over the first K batches (llm.c's unshuffled batch order).",
-                {{"--model", "M.bin", "", "llm.c checkpoint (fp32 or bf16)"},
+                {model_flag("the model to evaluate"),
+                 heads_flag(),
                  {"--data", "PATTERN", "", "glob of llm.c token shards, quoted"},
                  {"--batch", "B", "", "sequences per batch"},
                  {"--seq", "T", "", "tokens per sequence"},
@@ -29,7 +31,7 @@ int run_eval(const Args& args) {
     const long long B = flags.integer("--batch", 0, 1, 1 << 20), T = flags.integer("--seq", 0, 1, 1 << 20);
     if (!flags.has("--batch") || !flags.has("--seq")) throw UsageError("--batch and --seq are required");
     const long long K = flags.integer("--batches", 1, 1, 1LL << 40);
-    GPT2 model = load_model(model_path);
+    GPT2 model = load_model_from_flags(flags);
     check_batch_shape(model.config, B, T, model_path);
     const TokenDataset data(pattern, model.config.vocab_size);
     Activations acts(model.config, int(B), int(T), ActivationLayout::inference);

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/model_flags.h"
 #include "model/model_file.h"
 #include "model/memory_plan.h"
 #include "util/flags.h"
@@ -27,12 +28,13 @@ void print_plan(const MemoryPlan& plan, int B, int T) {
 int run_info(const Args& args) {
     Flags flags("nograd info --model M.bin [--batch B --seq T]",
                 "Prints a checkpoint's config, every parameter tensor and the memory each mode needs.",
-                {{"--model", "M.bin", "", "llm.c checkpoint"},
+                {model_flag("the model to describe"),
+                 heads_flag(),
                  {"--batch", "B", "4", "batch size for the memory plan"},
                  {"--seq", "T", "64", "sequence length for the memory plan"}});
     flags.parse(args);
     const std::string path = flags.required("--model");
-    const GPT2Config config = read_model_config(path);
+    const GPT2Config config = read_model_config(path, heads_from_flags(flags));
     const int B = int(flags.integer("--batch", 4, 1, 1 << 20));
     const int T = int(flags.integer("--seq", 64, 1, 1 << 20));
     check_batch_shape(config, B, T, path);

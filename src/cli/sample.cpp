@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/model_flags.h"
 #include "data/tokenizer.h"
 #include "data/tokenizer_bin.h"
 #include "kernels/gemm.h"
@@ -135,7 +136,8 @@ int run_sample(const Args& args) {
                 "Generates tokens with a KV-cached forward and prints them: decoded text with a tokenizer, token ids "
                 "without one.\nWithout a prompt, generation starts from the end-of-text token (the tokenizer's, "
                 "else GPT-2's 50256).",
-                {{"--model", "M.bin", "", "llm.c checkpoint (fp32 or bf16)"},
+                {model_flag("the model to sample from"),
+                 heads_flag(),
                  {"--steps", "N", "", "tokens to generate (fewer if the sequence reaches maxT)"},
                  {"--tokenizer", "FILE", "", "llm.c's gpt2_tokenizer.bin, for decoding"},
                  {"--vocab", "DIR", "", "GPT-2 BPE files (encoder.json, vocab.bpe): encodes --prompt, decodes too"},
@@ -147,14 +149,13 @@ int run_sample(const Args& args) {
                  {"--json", "", "", "print one JSON object (ids, text, timing) instead of streaming"}});
     flags.parse(args);
     const int threads = setup_threads(flags);
-    const std::string model_path = flags.required("--model");
     const int steps = int(flags.integer("--steps", 0, 1, 1 << 30));
     if (!flags.has("--steps")) throw UsageError("missing required flag --steps (see --help)");
     SamplingOptions options;
     options.temperature = flags.real("--temperature", 1.0, 0.0, 100.0);
     options.top_k = int(flags.integer("--top-k", 0, 0, 1 << 30));
     options.seed = uint64_t(flags.integer("--seed", 1337, 0, std::numeric_limits<long long>::max()));
-    GPT2 model = load_checkpoint(model_path);
+    GPT2 model = load_model_from_flags(flags);
     const int V = model.config.vocab_size;
     std::unique_ptr<Gpt2Tokenizer> bpe;
     if (flags.has("--vocab")) bpe = std::make_unique<Gpt2Tokenizer>(Gpt2Tokenizer::load(flags.text("--vocab")));

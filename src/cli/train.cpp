@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/model_flags.h"
 #include "kernels/gemm.h"
 #include "model/checkpoint.h"
 #include "model/model_file.h"
@@ -21,7 +22,8 @@ namespace {
 
 std::vector<FlagSpec> train_flag_specs() {
     std::vector<FlagSpec> specs = {
-        {"--model", "M.bin", "", "start from this llm.c checkpoint"},
+        model_flag("start from this model"),
+        heads_flag(),
         {"--init-preset", "P", "", "or start from a fresh GPT-2: d12, d24, d36, d48"},
         {"--init-layers", "L", "", "or a fresh custom GPT-2 (with --init-heads, --init-channels)"},
         {"--init-heads", "NH", "", "attention heads of the fresh model"},
@@ -83,7 +85,7 @@ GPT2 starting_model(const Flags& f, uint64_t seed) {
                         int(f.has("--init-preset") || f.has("--init-layers") || f.has("--init-heads") || f.has("--init-channels"));
     if (sources > 1) throw UsageError("give only one of --model, --resume, --init-*");
     if (f.has("--resume")) return load_model(model_path_for(f.text("--resume")));
-    if (f.has("--model")) return load_model(f.text("--model"));
+    if (f.has("--model")) return load_model_from_flags(f);
     return fresh_model(f, seed);
 }
 
@@ -150,8 +152,9 @@ int run_train(const Args& args) {
         std::fprintf(stderr, "interrupted after step %ld%s\n", r.steps_done,
                      save_path.empty() ? "" : ("; saved " + save_path + ", continue with --resume " +
                                                state_path_for(save_path)).c_str());
-    std::printf("steps %ld, train loss %.6f, val loss %.6f -> %.6f, forward passes %.0f, %.2f s\n", r.steps_done,
-                r.train_loss, r.val_loss_before, r.val_loss_after, r.forward_passes, r.seconds);
+    std::printf("steps %ld, train loss %.6f, ", r.steps_done, r.train_loss);
+    if (val_data) std::printf("val loss %.6f -> %.6f, ", r.val_loss_before, r.val_loss_after);
+    std::printf("forward passes %.0f, %.2f s\n", r.forward_passes, r.seconds);
     if (flags.has("--json")) {
         auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
         const nlohmann::json out = {{"optimizer", method}, {"steps", r.steps_done}, {"train_loss", num(r.train_loss)},

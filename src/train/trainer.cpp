@@ -265,6 +265,8 @@ TrainResult Run::run() {
     log_.write({{"kind", "run"}, {"flags", s_.flags}, {"settings", fingerprint_}, {"resumed_from", start_step},
                 {"backend", gemm_backend_name()}, {"nograd", nograd_version()}, {"rng", "philox4x32-10 v1"}});
     result.val_loss_before = validate_and_log(start_step);
+    double last_val_loss = result.val_loss_before;  // a run that stops right after a validation reuses it
+    long last_val_step = start_step;
     install_interrupt_handlers();
     long step = start_step;
     while (step < s_.steps) {
@@ -274,7 +276,10 @@ TrainResult Run::run() {
         }
         this->step(++step, result);
         result.steps_done = step;
-        if (s_.val_every > 0 && step % s_.val_every == 0 && step < s_.steps) validate_and_log(step);
+        if (s_.val_every > 0 && step % s_.val_every == 0 && step < s_.steps) {
+            last_val_loss = validate_and_log(step);
+            last_val_step = step;
+        }
         if (s_.save_every > 0 && step % s_.save_every == 0) save(step);
         if (interrupt_requested()) {
             result.interrupted = true;
@@ -283,7 +288,7 @@ TrainResult Run::run() {
         }
     }
     result.steps_done = step;
-    result.val_loss_after = validate_and_log(step);
+    result.val_loss_after = step == last_val_step ? last_val_loss : validate_and_log(step);
     save(step);
     result.forward_passes = counters_.forward_equivalents();
     result.seconds = counters_.elapsed_seconds;
