@@ -3,11 +3,13 @@
 #   make test             build and run the doctest suite
 #   make PORTABLE=1       generic x86-64 code (no -march=native)
 #   make SANITIZE=1       AddressSanitizer + UndefinedBehaviorSanitizer
+#   make MPI=1            built with mpicxx (Open MPI): `mpirun -np K build/nograd train ...` (see README)
 # Each combination of options builds into its own folder; build/nograd is the default one.
 
 BLAS     ?= blis
 PORTABLE ?= 0
 SANITIZE ?= 0
+MPI      ?= 0
 CXX      ?= g++
 
 ifeq ($(PORTABLE),1)
@@ -22,7 +24,7 @@ CXXFLAGS := -std=c++20 -O3 $(ARCH_FLAGS) -ffp-contract=fast -fno-math-errno -fop
 LDFLAGS  := -fopenmp
 LDLIBS   := -lpcre2-8
 
-VARIANT := $(BLAS)$(if $(filter 1,$(PORTABLE)),-portable)$(if $(filter 1,$(SANITIZE)),-sanitize)
+VARIANT := $(BLAS)$(if $(filter 1,$(PORTABLE)),-portable)$(if $(filter 1,$(MPI)),-mpi)$(if $(filter 1,$(SANITIZE)),-sanitize)
 ifeq ($(SANITIZE),1)
   CXXFLAGS := $(filter-out -O3,$(CXXFLAGS)) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
   LDFLAGS  += -fsanitize=address,undefined
@@ -43,6 +45,13 @@ else ifeq ($(BLAS),none)
   DEP_GROUPS := build
 else
   $(error BLAS must be blis, openblas or none, not '$(BLAS)')
+endif
+
+# mpicxx is g++ with Open MPI's include and link flags; NOGRAD_MPI compiles util/comm.cpp's MPI half.
+ifeq ($(MPI),1)
+  CXX := mpicxx
+  CXXFLAGS += -DNOGRAD_MPI
+  DEP_GROUPS += mpi
 endif
 
 OBJ_DIR   := build/$(VARIANT)
