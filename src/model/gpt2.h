@@ -2,6 +2,7 @@
 // The backward pass lives in model/backward.*; checkpoints in model/checkpoint.*.
 #pragma once
 #include <cstdint>
+#include <span>
 
 #include "model/activations.h"
 #include "model/config.h"
@@ -32,8 +33,15 @@ LayerWeights layer_weights(const ParameterViews& w, const GPT2Config& config, in
 void init_gpt2_weights(GPT2& model, uint64_t seed);
 
 // Forward pass over inputs (B, T) into acts; returns the mean cross-entropy against targets (B, T),
-// or NaN when targets is null (logits only). B and T are acts.B, acts.T; T ≤ max_seq_len.
+// batch_mean_loss of the sequences' losses, or NaN when targets is null (logits only). B and T are acts.B,
+// acts.T; T ≤ max_seq_len. Per-position losses are left in acts.losses.
 float gpt2_forward(const GPT2& model, Activations& acts, const int* inputs, const int* targets);
+
+// The batch loss, reduced by sequence so that a batch split by sequences across processes (--data-parallel)
+// gives the same bits: each sequence's T losses summed in double, in order; then the B sums, in order,
+// divided by B·T. Every sequence's losses are themselves independent of the rest of the batch.
+double sequence_loss_sum(const float* losses, int T);
+float batch_mean_loss(std::span<const double> sequence_sums, int T);
 
 // One transformer block: reads the residual stream x_in (B, T, C), writes a.residual3.
 void block_forward(const BlockActivations& a, const float* x_in, const LayerWeights& w, int B, int T, int C,
