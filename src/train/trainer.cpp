@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <unistd.h>
 
 #include "kernels/gemm.h"
@@ -96,41 +97,64 @@ json run_fingerprint(const Optimizer& optimizer, const ParameterSubset& subset, 
 
 uint64_t model_checksum(const GPT2& model) { return checksum64(model.params.data(), model.params.size() * 4); }
 
+uint64_t state_checksum(Optimizer& optimizer) {
+    const std::string scalars = optimizer.state_scalars().dump();
+    uint64_t h = checksum64(scalars.data(), scalars.size());
+    for (const std::span<float> v : optimizer.state_vectors()) h = checksum64(v.data(), v.size_bytes(), h);
+    return h;
+}
+
+const char* parallel_mode(const Communicator& comm, const TrainSettings& s) {
+    if (comm.size() == 1) return "none";
+    return s.data_parallel ? "data" : "population";
+}
+
 // The batch the current step trains on, and the buffers the objective evaluates it with.
 struct StepData {
     std::vector<int> inputs, targets;
 };
 
+// Only rank 0 writes files and prints; the other processes get empty paths.
+std::string rank0_path(const Communicator& comm, const std::string& path) { return comm.rank() == 0 ? path : ""; }
+
 class Run {
 public:
     Run(GPT2& model, Optimizer& optimizer, const TokenDataset& train_data, const TokenDataset* val_data,
-        const ParameterSubset& subset, const TrainSettings& s)
-        : model_(model), optimizer_(optimizer), train_data_(train_data), val_data_(val_data), s_(s),
+        const ParameterSubset& subset, const TrainSettings& s, Communicator& comm)
+        : model_(model), optimizer_(optimizer), train_data_(train_data), val_data_(val_data), s_(s), comm_(comm),
+          sequences_(s.data_parallel ? comm.block_of(size_t(s.batch)) : Block{0, size_t(s.batch)}),
           order_(train_data.num_batches(s.batch, s.seq), s.shuffle, s.seed),
-          acts_(model.config, s.batch, s.seq, s.first_order ? ActivationLayout::training : ActivationLayout::inference),
-          log_(s.log_path, !s.resume_path.empty()), curve_(s.curve_path, !s.resume_path.empty()) {
+          acts_(model.config, int(sequences_.size()), s.seq,
+                s.first_order ? ActivationLayout::training : ActivationLayout::inference),
+          log_(rank0_path(comm, s.log_path), !s.resume_path.empty()),
+          curve_(rank0_path(comm, s.curve_path), !s.resume_path.empty()) {
+        if (sequences_.size() == 0)
+            throw UsageError("--data-parallel: expected --batch of at least one sequence per process (" +
+                             std::to_string(comm.size()) + "), found " + std::to_string(s.batch));
         batch_.inputs.resize(size_t(s.batch) * s.seq);
         batch_.targets.resize(size_t(s.batch) * s.seq);
         objective_.params = model.params.span();
         objective_.trainable = subset.ranges;
         objective_.decays = subset.decays;
-        objective_.loss = [this] { return gpt2_forward(model_, acts_, batch_.inputs.data(), batch_.targets.data()); };
+        objective_.loss = [this] { return batch_loss(batch_.inputs.data(), batch_.targets.data()); };
+        if (!s.data_parallel && comm.size() > 1) objective_.population = &comm;
         if (s.first_order) {
-            act_grads_ = std::make_unique<ActivationGrads>(model.config, s.batch, s.seq);
+            act_grads_ = std::make_unique<ActivationGrads>(model.config, int(sequences_.size()), s.seq);
             grads_ = FloatBuffer(model.params.size());
             objective_.gradient = grads_.span();
-            objective_.loss_and_gradient = [this] {
-                return gpt2_forward_backward(model_, acts_, *act_grads_, grads_.data(), batch_.inputs.data(),
-                                             batch_.targets.data());
-            };
+            objective_.loss_and_gradient = [this] { return batch_loss_and_gradient(); };
         }
         fingerprint_ = run_fingerprint(optimizer, subset, s, train_data);
     }
 
-    TrainResult run();
+    long resume();
+    void check_replicas(const std::string& when);
+    TrainResult run(long start_step);
 
 private:
-    long resume();
+    double batch_loss(const int* inputs, const int* targets);
+    double batch_loss_and_gradient();
+    double gathered_loss();
     double validate();
     double validate_and_log(long step);
     void step(long step, TrainResult& result);
@@ -142,6 +166,8 @@ private:
     const TokenDataset& train_data_;
     const TokenDataset* val_data_;
     const TrainSettings& s_;
+    Communicator& comm_;
+    const Block sequences_;  // this process's sequences of each batch: all, unless data-parallel
     DataOrder order_;
     Activations acts_;
     std::unique_ptr<ActivationGrads> act_grads_;
@@ -153,7 +179,55 @@ private:
     CurveCsv curve_;
     json fingerprint_;
     double first_loss_ = NAN;
+    uint64_t bytes_at_last_record_ = 0;
 };
+
+// The loss of one whole batch (B, T). Data-parallel, this process runs the forward pass on its own
+// sequences and the per-sequence sums are gathered: the same bits as one process on the whole batch.
+double Run::batch_loss(const int* inputs, const int* targets) {
+    const size_t offset = sequences_.begin * size_t(s_.seq);
+    const float loss = gpt2_forward(model_, acts_, inputs + offset, targets + offset);
+    return s_.data_parallel ? gathered_loss() : double(loss);
+}
+
+double Run::gathered_loss() {
+    std::vector<double> mine(sequences_.size());
+    for (size_t b = 0; b < mine.size(); ++b) mine[b] = sequence_loss_sum(acts_.losses + b * size_t(s_.seq), s_.seq);
+    return double(batch_mean_loss(comm_.allgather_blocks(mine, size_t(s_.batch)), s_.seq));
+}
+
+// Backprop, data-parallel as llm.c does it: each process differentiates the mean loss of its own sequences,
+// and the gradient of the batch's mean is Σ_r (n_r/B)·g_r, summed by MPI_Allreduce over the trained ranges.
+double Run::batch_loss_and_gradient() {
+    const size_t offset = sequences_.begin * size_t(s_.seq);
+    const float loss = gpt2_forward_backward(model_, acts_, *act_grads_, grads_.data(), batch_.inputs.data() + offset,
+                                             batch_.targets.data() + offset);
+    if (!s_.data_parallel) return double(loss);
+    if (comm_.size() > 1) {
+        const float share = float(double(sequences_.size()) / double(s_.batch));
+        for (const IndexRange& range : objective_.trainable) {
+            const std::span<float> g(grads_.data() + range.begin, range.end - range.begin);
+            for (float& x : g) x *= share;
+            comm_.allreduce_sum(g);
+        }
+    }
+    return gathered_loss();
+}
+
+// Every process must hold the same parameters, optimizer state and data, or the replicas would drift
+// apart silently: one checksum exchange, the same verdict on every process.
+void Run::check_replicas(const std::string& when) {
+    if (comm_.size() == 1) return;
+    const uint64_t mine[3] = {model_checksum(model_), state_checksum(optimizer_), train_data_.total_tokens()};
+    const std::vector<uint64_t> all = comm_.allgather(mine);
+    const char* what[3] = {"parameters", "optimizer state", "training data (token count)"};
+    for (int r = 1; r < comm_.size(); ++r)
+        for (size_t k = 0; k < 3; ++k)
+            if (all[3 * size_t(r) + k] != all[k])
+                throw Error("process rank " + std::to_string(r) + " holds different " + what[k] + " than rank 0 " +
+                            when + " (checksum " + std::to_string(all[3 * size_t(r) + k]) + " vs " +
+                            std::to_string(all[k]) + "): every process must load the same files and flags");
+}
 
 long Run::resume() {
     if (s_.resume_path.empty()) return 0;
@@ -189,10 +263,13 @@ long Run::resume() {
 }
 
 double Run::validate() {
-    if (!val_data_) return NAN;
+    // Data-parallel, every process validates its sequences of each batch; otherwise rank 0 alone.
+    if (!val_data_ || (!s_.data_parallel && comm_.rank() != 0)) return NAN;
     // Validation always uses the inference layout's arithmetic; the training layout computes the same loss.
     const long available = long(val_data_->num_batches(s_.batch, s_.seq));
-    return evaluate_loss(model_, acts_, *val_data_, std::min(s_.val_batches, available)).loss;
+    return evaluate_loss(*val_data_, s_.batch, s_.seq, std::min(s_.val_batches, available),
+                         [this](const int* inputs, const int* targets) { return batch_loss(inputs, targets); })
+        .loss;
 }
 
 double Run::validate_and_log(long step) {
@@ -206,7 +283,7 @@ double Run::validate_and_log(long step) {
 }
 
 void Run::save(long step) {
-    if (s_.save_path.empty()) return;
+    if (s_.save_path.empty() || comm_.rank() != 0) return;
     const std::string state_path = state_path_for(s_.save_path);
     const json meta = {{"step", step}, {"settings", fingerprint_}, {"optimizer", optimizer_.state_scalars()},
                        {"model_checksum", model_checksum(model_)}, {"counters", counters_.to_json()},
@@ -221,7 +298,7 @@ void Run::save(long step) {
 }
 
 void Run::progress(long step, const StepReport& r, double step_seconds) {
-    if (!s_.progress) return;
+    if (!s_.progress || comm_.rank() != 0) return;
     const bool terminal = isatty(fileno(stderr));
     const long every = terminal ? 1 : std::max(1L, s_.steps / 20);
     if (step % every != 0 && step != s_.steps && step != 1) return;
@@ -250,6 +327,11 @@ void Run::step(long step, TrainResult& result) {
                    {"lr", lr}, {"step_seconds", step_seconds}, {"direction_generations", report.direction_generations}};
     record.update(counters_.to_json());
     record.update(report.fields);
+    // Bytes this process sent since the previous step record: the step's own exchanges, plus any
+    // validation and stop check in between.
+    record["ranks"] = comm_.size();
+    record["bytes_sent"] = comm_.bytes_sent() - bytes_at_last_record_;
+    bytes_at_last_record_ = comm_.bytes_sent();
     log_.write(record);
     progress(step, report, step_seconds);
     result.train_loss = report.loss;
@@ -259,11 +341,12 @@ void Run::step(long step, TrainResult& result) {
                     "; stopping without saving (see --divergence-factor)");
 }
 
-TrainResult Run::run() {
+TrainResult Run::run(long start_step) {
     TrainResult result;
-    const long start_step = resume();
     log_.write({{"kind", "run"}, {"flags", s_.flags}, {"settings", fingerprint_}, {"resumed_from", start_step},
-                {"backend", gemm_backend_name()}, {"nograd", nograd_version()}, {"rng", "philox4x32-10 v1"}});
+                {"backend", gemm_backend_name()}, {"nograd", nograd_version()}, {"rng", "philox4x32-10 v1"},
+                {"ranks", comm_.size()}, {"parallel", parallel_mode(comm_, s_)}});
+    bytes_at_last_record_ = comm_.bytes_sent();
     result.val_loss_before = validate_and_log(start_step);
     double last_val_loss = result.val_loss_before;  // a run that stops right after a validation reuses it
     long last_val_step = start_step;
@@ -281,7 +364,8 @@ TrainResult Run::run() {
             last_val_step = step;
         }
         if (s_.save_every > 0 && step % s_.save_every == 0) save(step);
-        if (interrupt_requested()) {
+        // Every process stops after the same step, even if the signal reached them at different times.
+        if (comm_.any(interrupt_requested())) {
             result.interrupted = true;
             result.stop_reason = "interrupted";
             break;
@@ -289,6 +373,7 @@ TrainResult Run::run() {
     }
     result.steps_done = step;
     result.val_loss_after = step == last_val_step ? last_val_loss : validate_and_log(step);
+    check_replicas("after step " + std::to_string(step));
     save(step);
     result.forward_passes = counters_.forward_equivalents();
     result.seconds = counters_.elapsed_seconds;
@@ -298,9 +383,23 @@ TrainResult Run::run() {
 }  // namespace
 
 TrainResult train(GPT2& model, Optimizer& optimizer, const TokenDataset& train_data, const TokenDataset* val_data,
-                  const ParameterSubset& subset, const TrainSettings& settings) {
-    Run run(model, optimizer, train_data, val_data, subset, settings);
-    return run.run();
+                  const ParameterSubset& subset, const TrainSettings& settings, Communicator& comm) {
+    std::optional<Run> run;
+    long start_step = 0;
+    setup_together(comm, [&] {
+        run.emplace(model, optimizer, train_data, val_data, subset, settings, comm);
+        start_step = run->resume();
+    });
+    run->check_replicas("at the start");
+    if (comm.size() == 1) return run->run(start_step);
+    // From here on the other processes may be waiting in a collective: an error ends them all.
+    try {
+        return run->run(start_step);
+    } catch (const Error& e) {
+        comm.abort("train", e.what(), e.exit_status());
+    } catch (const std::exception& e) {
+        comm.abort("train", e.what(), kExitRuntime);
+    }
 }
 
 }  // namespace nograd
