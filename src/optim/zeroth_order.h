@@ -59,7 +59,7 @@ struct WalkLosses {
     int generations = 0;         // z generations over the subset made by this process
 };
 
-// Walks it; θ ends after the last move. With objective.population set (several processes), each process
+// Takes the walk; θ ends after the last move. With objective.population set (several processes), each process
 // evaluates its block of the points (Communicator::block_of), making the moves between and beyond them in
 // merged passes, and the losses are gathered: every process returns all losses and ends with the θ one
 // process would, bit for bit. Each run of moves between two evaluations is one pass over θ.
