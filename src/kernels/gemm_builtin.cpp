@@ -1,67 +1,143 @@
 // nograd's own matrix product: the engine of BLAS=none builds and the reference for the BLAS backends.
-// The classic Goto/BLIS loop nest in plain C++ the compiler vectorises: op(B) is packed into
-// K-by-kNR strips and op(A) into K-by-kMR strips, so the micro-kernel reads both contiguously and
-// keeps a kMR x kNR tile of C in registers. Packing also absorbs the transposes.
-// Deterministic: every C element is summed over K in the same order whatever the thread count.
+// The classic Goto/BLIS loop nest: a kKC-deep slice of op(B) is packed into strips of kNR columns, a
+// block of op(A) into strips of kMR rows, and a micro-kernel multiplies one A strip by one B strip,
+// keeping the kMR x kNR tile of C in registers. Packing absorbs the transposes and makes every read
+// of the micro-kernel contiguous. With AVX-512 (or AVX2+FMA) the micro-kernel is written with
+// intrinsics; the plain loop below it is its twin, used by portable builds and tested against it.
+// Deterministic: each C element is summed over K in the same order whatever the thread count, since
+// the tiling depends only on M, N and K and threads merely share out whole tiles.
 #include <algorithm>
+#include <cstddef>
+#include <cstdint>
 #include <vector>
+
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#include <immintrin.h>
+#endif
 
 #include "kernels/gemm.h"
 
 namespace nograd {
 namespace {
 
-constexpr int kMR = 6;     // rows of the register tile
-constexpr int kNR = 16;    // columns of the register tile: one AVX-512 register, two AVX2, four SSE
-constexpr int kKC = 256;   // depth of a packed block: a kKC x kNR strip of B stays in L1
-constexpr int kMC = 96;    // rows of A packed per task (kMC x kKC floats ~ 96 KiB, in L2)
-constexpr int kNC = 2048;  // columns of B packed at once (kKC x kNC floats = 2 MiB, in L3)
+// The register tile kMR x kNR: rows of C broadcast from A times kNR / lanes vectors of B. AVX-512 has
+// 32 registers: 8 x 3 accumulators + 3 B vectors + a broadcast. AVX2 has 16: 6 x 2 + 2 + 1.
+#if defined(__AVX512F__)
+constexpr int kLanes = 16;
+constexpr int kMR = 8;
+constexpr int kNR = 48;
+#elif defined(__AVX2__) && defined(__FMA__)
+constexpr int kLanes = 8;
+constexpr int kMR = 6;
+constexpr int kNR = 16;
+#else
+constexpr int kMR = 4;
+constexpr int kNR = 16;
+#endif
 
+// Cache blocks, whole numbers of register tiles. A kKC-deep B strip (kKC x kNR) is reused by every A
+// strip of the block; the packed A block (~kMC x kKC floats = 256 KiB) stays in each core's 1 MiB L2;
+// the packed B panel (~kKC x kNC floats = 4 MiB) stays in the shared L3.
+constexpr int kKC = 256;
+constexpr int kMC = 256 / kMR * kMR;
+constexpr int kNC = 4096 / kNR * kNR;
+
+// tile(kMR x kNR, row-major) := a(kc x kMR)ᵀ · b(kc x kNR) for one packed A strip and one packed B
+// strip. Every element is a plain sum over k in increasing order.
+using MicroKernel = void (*)(float* tile, int kc, const float* a, const float* b);
+
+void micro_kernel_plain(float* tile, int kc, const float* a, const float* b) {
+    float acc[kMR][kNR] = {};
+    for (int k = 0; k < kc; ++k, a += kMR, b += kNR)
+        for (int i = 0; i < kMR; ++i)
+            for (int j = 0; j < kNR; ++j) acc[i][j] += a[i] * b[j];
+    for (int i = 0; i < kMR; ++i)
+        for (int j = 0; j < kNR; ++j) tile[i * kNR + j] = acc[i][j];
+}
+
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#if defined(__AVX512F__)
+using Vec = __m512;
+inline Vec zero() { return _mm512_setzero_ps(); }
+inline Vec load(const float* p) { return _mm512_load_ps(p); }
+inline Vec broadcast(const float* p) { return _mm512_set1_ps(*p); }
+inline Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+inline void store(float* p, Vec v) { _mm512_store_ps(p, v); }
+#else
+using Vec = __m256;
+inline Vec zero() { return _mm256_setzero_ps(); }
+inline Vec load(const float* p) { return _mm256_load_ps(p); }
+inline Vec broadcast(const float* p) { return _mm256_broadcast_ss(p); }
+inline Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+inline void store(float* p, Vec v) { _mm256_store_ps(p, v); }
+#endif
+
+// The same sums as micro_kernel_plain, one FMA per (row, vector) and k: the accumulators never
+// leave the registers until the end. Packed strips are 64-byte aligned (aligned loads).
+void micro_kernel_simd(float* tile, int kc, const float* a, const float* b) {
+    constexpr int kNV = kNR / kLanes;
+    Vec acc[kMR][kNV];
+#pragma GCC unroll 8
+    for (int i = 0; i < kMR; ++i)
+#pragma GCC unroll 4
+        for (int v = 0; v < kNV; ++v) acc[i][v] = zero();
+    for (int k = 0; k < kc; ++k, a += kMR, b += kNR) {
+        Vec bk[kNV];
+#pragma GCC unroll 4
+        for (int v = 0; v < kNV; ++v) bk[v] = load(b + v * kLanes);
+#pragma GCC unroll 8
+        for (int i = 0; i < kMR; ++i) {
+            const Vec aik = broadcast(a + i);
+#pragma GCC unroll 4
+            for (int v = 0; v < kNV; ++v) acc[i][v] = fma(aik, bk[v], acc[i][v]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < kMR; ++i)
+#pragma GCC unroll 4
+        for (int v = 0; v < kNV; ++v) store(tile + i * kNR + v * kLanes, acc[i][v]);
+}
+constexpr MicroKernel kFastest = micro_kernel_simd;
+#else
+constexpr MicroKernel kFastest = micro_kernel_plain;
+#endif
+
+// Copies `lines` lines of kc elements into [k][width] order: element (line l, depth k) sits at
+// src[l * line_stride + k * depth_stride]. Lines are rows of op(A) or columns of op(B); the lines past
+// `lines` are zero-filled, so edge tiles run the same micro-kernel and only their stores are clipped.
+void pack_strip(float* out, int width, const float* src, size_t line_stride, size_t depth_stride, int lines,
+                int kc) {
+    if (depth_stride == 1) {  // each line is contiguous: read along it, write with stride `width`
+        for (int l = 0; l < lines; ++l)
+            for (int k = 0; k < kc; ++k) out[size_t(k) * width + l] = src[l * line_stride + k];
+    } else {  // the lines of one depth are contiguous (line_stride is 1): read and write along them
+        for (int k = 0; k < kc; ++k)
+            for (int l = 0; l < lines; ++l) out[size_t(k) * width + l] = src[k * depth_stride + l * line_stride];
+    }
+    for (int k = 0; k < kc; ++k)
+        for (int l = lines; l < width; ++l) out[size_t(k) * width + l] = 0.0f;
+}
+
+// A row-major operand as stored, viewed as op(X): element (row, col) of op(X) is at
+// data[row * row_stride + col * col_stride].
 struct Operand {
     const float* data;
-    int ld;
-    bool transposed;
-    // Element (row, col) of op(X).
-    float at(int row, int col) const { return transposed ? data[size_t(col) * ld + row] : data[size_t(row) * ld + col]; }
+    size_t row_stride, col_stride;
+    Operand(const float* x, int ld, Transpose t)
+        : data(x), row_stride(t == Transpose::yes ? 1 : size_t(ld)), col_stride(t == Transpose::yes ? size_t(ld) : 1) {}
+    const float* at(int row, int col) const { return data + row * row_stride + col * col_stride; }
 };
 
-// Packs op(B)[k0:k0+kc, j0:j0+nc] as strips of kNR columns: strip s holds kc rows of kNR floats.
-void pack_b(float* packed, const Operand& b, int k0, int kc, int j0, int nc) {
-    const int strips = (nc + kNR - 1) / kNR;
-#pragma omp parallel for schedule(static)
-    for (int s = 0; s < strips; ++s) {
-        float* out = packed + size_t(s) * kc * kNR;
-        for (int k = 0; k < kc; ++k)
-            for (int j = 0; j < kNR; ++j) {
-                const int col = s * kNR + j;
-                out[k * kNR + j] = col < nc ? b.at(k0 + k, j0 + col) : 0.0f;
-            }
+// C[0:mr, 0:nr] := alpha · tile + beta · C; beta = 0 never reads C (it may hold NaN).
+void update_c(float* C, int ldc, int mr, int nr, const float* tile, float alpha, float beta) {
+    for (int i = 0; i < mr; ++i) {
+        float* c = C + size_t(i) * ldc;
+        const float* t = tile + i * kNR;
+        if (beta == 0.0f)
+            for (int j = 0; j < nr; ++j) c[j] = alpha * t[j];
+        else
+            for (int j = 0; j < nr; ++j) c[j] = alpha * t[j] + beta * c[j];
     }
-}
-
-// Packs op(A)[i0:i0+mc, k0:k0+kc] as strips of kMR rows: strip s holds kc columns of kMR floats.
-void pack_a(float* packed, const Operand& a, int i0, int mc, int k0, int kc) {
-    for (int s = 0; s * kMR < mc; ++s) {
-        float* out = packed + size_t(s) * kc * kMR;
-        for (int k = 0; k < kc; ++k)
-            for (int i = 0; i < kMR; ++i) {
-                const int row = s * kMR + i;
-                out[k * kMR + i] = row < mc ? a.at(i0 + row, k0 + k) : 0.0f;
-            }
-    }
-}
-
-// C[0:mr, 0:nr] += alpha · (packed A strip)(mr x kc) · (packed B strip)(kc x nr).
-void micro_kernel(float* C, int ldc, int mr, int nr, int kc, float alpha, const float* a, const float* b) {
-    float acc[kMR][kNR] = {};
-    for (int k = 0; k < kc; ++k) {
-        const float* bk = b + k * kNR;
-        const float* ak = a + k * kMR;
-        for (int i = 0; i < kMR; ++i)
-            for (int j = 0; j < kNR; ++j) acc[i][j] += ak[i] * bk[j];
-    }
-    for (int i = 0; i < mr; ++i)
-        for (int j = 0; j < nr; ++j) C[size_t(i) * ldc + j] += alpha * acc[i][j];
 }
 
 void scale_c(float* C, int ldc, int M, int N, float beta) {
@@ -70,42 +146,88 @@ void scale_c(float* C, int ldc, int M, int N, float beta) {
         for (int j = 0; j < N; ++j) C[size_t(i) * ldc + j] = beta == 0.0f ? 0.0f : beta * C[size_t(i) * ldc + j];
 }
 
-// One kc-deep slice: C[:, j0:j0+nc] += alpha · op(A)[:, k0:k0+kc] · packed B.
-void multiply_block(float* C, int ldc, const Operand& a, const float* packed_b, int M, int j0, int nc, int k0,
-                    int kc, float alpha) {
-    const int m_blocks = (M + kMC - 1) / kMC;
-#pragma omp parallel
-    {
-        std::vector<float> packed_a(size_t(kMC) * kKC);
+// Start of a buffer of n floats inside `storage`, rounded up to 64 bytes so that vector loads from
+// packed strips never straddle two cache lines.
+float* aligned_buffer(std::vector<float>& storage, size_t n) {
+    storage.resize(n + 16);
+    const auto address = reinterpret_cast<std::uintptr_t>(storage.data());
+    return storage.data() + (64 - address % 64) % 64 / sizeof(float);
+}
+
+struct Problem {
+    int M, N, K;
+    float alpha, beta;
+    Operand a, b;
+    float* C;
+    int ldc;
+};
+
+// C[i0:i0+mc, j0:j0+nc] := alpha · packed A block · packed B panel + beta · C. Threads share out
+// whole register tiles, so which thread computes a tile never changes its value.
+void macro_kernel(MicroKernel micro_kernel, const Problem& p, const float* packed_a, const float* packed_b,
+                  int i0, int mc, int j0, int nc, int kc, float beta) {
+    const int strips_a = (mc + kMR - 1) / kMR, strips_b = (nc + kNR - 1) / kNR;
+#pragma omp for collapse(2) schedule(static)
+    for (int sb = 0; sb < strips_b; ++sb)
+        for (int sa = 0; sa < strips_a; ++sa) {
+            alignas(64) float tile[kMR * kNR];
+            micro_kernel(tile, kc, packed_a + size_t(sa) * kMR * kc, packed_b + size_t(sb) * kNR * kc);
+            const int i = i0 + sa * kMR, j = j0 + sb * kNR;
+            update_c(p.C + size_t(i) * p.ldc + j, p.ldc, std::min(kMR, i0 + mc - i), std::min(kNR, j0 + nc - j), tile,
+                     p.alpha, beta);
+        }
+}
+
+// The loop nest, run by every thread of one parallel region: columns in kNC panels, depth in kKC
+// slices, rows in kMC blocks. Each `omp for` ends with a barrier, so a packed buffer is refilled only
+// after every thread is done with it.
+void blocked_product(MicroKernel micro_kernel, const Problem& p, float* packed_a, float* packed_b) {
+    for (int j0 = 0; j0 < p.N; j0 += kNC) {
+        const int nc = std::min(kNC, p.N - j0), strips_b = (nc + kNR - 1) / kNR;
+        for (int k0 = 0; k0 < p.K; k0 += kKC) {
+            const int kc = std::min(kKC, p.K - k0);
+            const float beta = k0 == 0 ? p.beta : 1.0f;  // later slices add to the first
 #pragma omp for schedule(static)
-        for (int mb = 0; mb < m_blocks; ++mb) {
-            const int i0 = mb * kMC, mc = std::min(kMC, M - i0);
-            pack_a(packed_a.data(), a, i0, mc, k0, kc);
-            for (int jr = 0; jr < nc; jr += kNR)
-                for (int ir = 0; ir < mc; ir += kMR)
-                    micro_kernel(C + size_t(i0 + ir) * ldc + j0 + jr, ldc, std::min(kMR, mc - ir),
-                                 std::min(kNR, nc - jr), kc, alpha, packed_a.data() + size_t(ir) * kc,
-                                 packed_b + size_t(jr) * kc);
+            for (int s = 0; s < strips_b; ++s)
+                pack_strip(packed_b + size_t(s) * kNR * kc, kNR, p.b.at(k0, j0 + s * kNR), p.b.col_stride,
+                           p.b.row_stride, std::min(kNR, nc - s * kNR), kc);
+            for (int i0 = 0; i0 < p.M; i0 += kMC) {
+                const int mc = std::min(kMC, p.M - i0), strips_a = (mc + kMR - 1) / kMR;
+#pragma omp for schedule(static)
+                for (int s = 0; s < strips_a; ++s)
+                    pack_strip(packed_a + size_t(s) * kMR * kc, kMR, p.a.at(i0 + s * kMR, k0), p.a.row_stride,
+                               p.a.col_stride, std::min(kMR, mc - s * kMR), kc);
+                macro_kernel(micro_kernel, p, packed_a, packed_b, i0, mc, j0, nc, kc, beta);
+            }
         }
     }
+}
+
+void gemm_with(MicroKernel micro_kernel, Transpose ta, Transpose tb, int M, int N, int K, float alpha,
+               const float* A, int lda, const float* B, int ldb, float beta, float* C, int ldc) {
+    if (M == 0 || N == 0) return;
+    if (K == 0 || alpha == 0.0f) {
+        if (beta != 1.0f) scale_c(C, ldc, M, N, beta);
+        return;
+    }
+    const Problem p{M, N, K, alpha, beta, Operand(A, lda, ta), Operand(B, ldb, tb), C, ldc};
+    std::vector<float> storage_a, storage_b;
+    float* packed_a = aligned_buffer(storage_a, size_t(kMC) * kKC);
+    float* packed_b = aligned_buffer(storage_b, size_t(kKC) * (std::min(kNC, N) + kNR));
+#pragma omp parallel
+    blocked_product(micro_kernel, p, packed_a, packed_b);
 }
 
 }  // namespace
 
 void gemm_builtin(Transpose ta, Transpose tb, int M, int N, int K, float alpha, const float* A, int lda,
                   const float* B, int ldb, float beta, float* C, int ldc) {
-    if (beta != 1.0f) scale_c(C, ldc, M, N, beta);
-    if (M == 0 || N == 0 || K == 0 || alpha == 0.0f) return;
-    const Operand a{A, lda, ta == Transpose::yes}, b{B, ldb, tb == Transpose::yes};
-    std::vector<float> packed_b(size_t(kKC) * (std::min(kNC, N) + kNR));
-    for (int j0 = 0; j0 < N; j0 += kNC) {
-        const int nc = std::min(kNC, N - j0);
-        for (int k0 = 0; k0 < K; k0 += kKC) {
-            const int kc = std::min(kKC, K - k0);
-            pack_b(packed_b.data(), b, k0, kc, j0, nc);
-            multiply_block(C, ldc, a, packed_b.data(), M, j0, nc, k0, kc, alpha);
-        }
-    }
+    gemm_with(kFastest, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void gemm_builtin_plain(Transpose ta, Transpose tb, int M, int N, int K, float alpha, const float* A, int lda,
+                        const float* B, int ldb, float beta, float* C, int ldc) {
+    gemm_with(micro_kernel_plain, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 }  // namespace nograd
