@@ -9,9 +9,9 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <vector>
+#include <memory>
 
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#if defined(__AVX__)
 #include <immintrin.h>
 #endif
 
@@ -35,10 +35,12 @@ constexpr int kMR = 4;
 constexpr int kNR = 16;
 #endif
 
-// Cache blocks, whole numbers of register tiles. A kKC-deep B strip (kKC x kNR) is reused by every A
-// strip of the block; the packed A block (~kMC x kKC floats = 256 KiB) stays in each core's 1 MiB L2;
-// the packed B panel (~kKC x kNC floats = 4 MiB) stays in the shared L3.
-constexpr int kKC = 256;
+// Cache blocks, whole numbers of register tiles. A B strip (kc x kNR) is reused by every A strip of
+// the block; the packed A block (kMC x kc floats, up to 768 KiB) stays in each core's 1 MiB L2; the
+// packed B panel (kc x kNC floats, up to 12 MiB) in the shared L3. Depth slices are as deep as fits
+// (fewer passes over C): 768 ran 3-5 % faster than 384 and 10 % faster than 256 on Zen 4 at the
+// GPT-2 shapes.
+constexpr int kKC = 768;
 constexpr int kMC = 256 / kMR * kMR;
 constexpr int kNC = 4096 / kNR * kNR;
 
@@ -102,18 +104,56 @@ constexpr MicroKernel kFastest = micro_kernel_simd;
 constexpr MicroKernel kFastest = micro_kernel_plain;
 #endif
 
+#if defined(__AVX__)
+// out[k * width + l] = src[l * ld + k] for k, l < 8: an 8 x 8 transpose in registers (unpack, shuffle,
+// swap 128-bit halves) instead of 64 scattered scalar stores. Measured on Zen 4: packing a [768,768]
+// B streams at 0.14 ns per float from L3 and 1.2 ns from DRAM, against 0.34 and 4.3 ns scalar.
+void transpose_8x8(float* out, size_t width, const float* src, size_t ld) {
+    __m256 row[8], pair[8];
+    for (int i = 0; i < 8; ++i) row[i] = _mm256_loadu_ps(src + i * ld);
+    for (int i = 0; i < 8; i += 2) {  // interleave line pairs: a0 b0 a1 b1 | a4 b4 a5 b5, ...
+        pair[i] = _mm256_unpacklo_ps(row[i], row[i + 1]);
+        pair[i + 1] = _mm256_unpackhi_ps(row[i], row[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {  // four lines per depth in each half: a0 b0 c0 d0 | a4 b4 c4 d4, ...
+        row[i] = _mm256_shuffle_ps(pair[i], pair[i + 2], 0x44);
+        row[i + 1] = _mm256_shuffle_ps(pair[i], pair[i + 2], 0xEE);
+        row[i + 2] = _mm256_shuffle_ps(pair[i + 1], pair[i + 3], 0x44);
+        row[i + 3] = _mm256_shuffle_ps(pair[i + 1], pair[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; ++i) {  // join the halves of lines 0-3 and 4-7
+        _mm256_storeu_ps(out + i * width, _mm256_permute2f128_ps(row[i], row[i + 4], 0x20));
+        _mm256_storeu_ps(out + (i + 4) * width, _mm256_permute2f128_ps(row[i], row[i + 4], 0x31));
+    }
+}
+#endif
+
+// out[k * width + l] = src[l * ld + k]: packs lines that are contiguous in memory (rows of A, or
+// rows of a transposed B). Each group of 8 lines is read as 8 sequential streams.
+void pack_transposed(float* out, int width, const float* src, size_t ld, int lines, int kc) {
+    int l0 = 0;
+#if defined(__AVX__)
+    for (; l0 + 8 <= lines; l0 += 8) {
+        int k = 0;
+        for (; k + 8 <= kc; k += 8) transpose_8x8(out + size_t(k) * width + l0, width, src + l0 * ld + k, ld);
+        for (; k < kc; ++k)
+            for (int l = l0; l < l0 + 8; ++l) out[size_t(k) * width + l] = src[l * ld + k];
+    }
+#endif
+    for (int l = l0; l < lines; ++l)
+        for (int k = 0; k < kc; ++k) out[size_t(k) * width + l] = src[l * ld + k];
+}
+
 // Copies `lines` lines of kc elements into [k][width] order: element (line l, depth k) sits at
 // src[l * line_stride + k * depth_stride]. Lines are rows of op(A) or columns of op(B); the lines past
 // `lines` are zero-filled, so edge tiles run the same micro-kernel and only their stores are clipped.
 void pack_strip(float* out, int width, const float* src, size_t line_stride, size_t depth_stride, int lines,
                 int kc) {
-    if (depth_stride == 1) {  // each line is contiguous: read along it, write with stride `width`
-        for (int l = 0; l < lines; ++l)
-            for (int k = 0; k < kc; ++k) out[size_t(k) * width + l] = src[l * line_stride + k];
-    } else {  // the lines of one depth are contiguous (line_stride is 1): read and write along them
+    if (depth_stride == 1)
+        pack_transposed(out, width, src, line_stride, lines, kc);
+    else  // the lines of one depth are contiguous (line_stride is 1): a plain copy per depth
         for (int k = 0; k < kc; ++k)
             for (int l = 0; l < lines; ++l) out[size_t(k) * width + l] = src[k * depth_stride + l * line_stride];
-    }
     for (int k = 0; k < kc; ++k)
         for (int l = lines; l < width; ++l) out[size_t(k) * width + l] = 0.0f;
 }
@@ -127,6 +167,13 @@ struct Operand {
         : data(x), row_stride(t == Transpose::yes ? 1 : size_t(ld)), col_stride(t == Transpose::yes ? size_t(ld) : 1) {}
     const float* at(int row, int col) const { return data + row * row_stride + col * col_stride; }
 };
+
+// Asks for the C tile that update_c() will read while the micro-kernel computes (~10 µs): C is read
+// once per depth slice and is usually out of L2 by then (worth 2-4 % at the GPT-2 shapes).
+void prefetch_tile(const float* C, int ldc, int mr, int nr) {
+    for (int i = 0; i < mr; ++i)
+        for (int j = 0; j < nr; j += 16) __builtin_prefetch(C + size_t(i) * ldc + j, 1);
+}
 
 // C[0:mr, 0:nr] := alpha · tile + beta · C; beta = 0 never reads C (it may hold NaN).
 void update_c(float* C, int ldc, int mr, int nr, const float* tile, float alpha, float beta) {
@@ -146,13 +193,16 @@ void scale_c(float* C, int ldc, int M, int N, float beta) {
         for (int j = 0; j < N; ++j) C[size_t(i) * ldc + j] = beta == 0.0f ? 0.0f : beta * C[size_t(i) * ldc + j];
 }
 
-// Start of a buffer of n floats inside `storage`, rounded up to 64 bytes so that vector loads from
-// packed strips never straddle two cache lines.
-float* aligned_buffer(std::vector<float>& storage, size_t n) {
-    storage.resize(n + 16);
-    const auto address = reinterpret_cast<std::uintptr_t>(storage.data());
-    return storage.data() + (64 - address % 64) % 64 / sizeof(float);
-}
+// n floats starting on a 64-byte boundary, so that vector loads from packed strips never straddle two
+// cache lines. Left uninitialised: packing writes every float before the micro-kernel reads it.
+struct PackBuffer {
+    std::unique_ptr<float[]> storage;
+    float* data;
+    explicit PackBuffer(size_t n) : storage(std::make_unique_for_overwrite<float[]>(n + 16)) {
+        const auto address = reinterpret_cast<std::uintptr_t>(storage.get());
+        data = storage.get() + (64 - address % 64) % 64 / sizeof(float);
+    }
+};
 
 struct Problem {
     int M, N, K;
@@ -170,11 +220,13 @@ void macro_kernel(MicroKernel micro_kernel, const Problem& p, const float* packe
 #pragma omp for collapse(2) schedule(static)
     for (int sb = 0; sb < strips_b; ++sb)
         for (int sa = 0; sa < strips_a; ++sa) {
+            const int i = i0 + sa * kMR, j = j0 + sb * kNR;
+            const int mr = std::min(kMR, i0 + mc - i), nr = std::min(kNR, j0 + nc - j);
+            float* c = p.C + size_t(i) * p.ldc + j;
+            prefetch_tile(c, p.ldc, mr, nr);
             alignas(64) float tile[kMR * kNR];
             micro_kernel(tile, kc, packed_a + size_t(sa) * kMR * kc, packed_b + size_t(sb) * kNR * kc);
-            const int i = i0 + sa * kMR, j = j0 + sb * kNR;
-            update_c(p.C + size_t(i) * p.ldc + j, p.ldc, std::min(kMR, i0 + mc - i), std::min(kNR, j0 + nc - j), tile,
-                     p.alpha, beta);
+            update_c(c, p.ldc, mr, nr, tile, p.alpha, beta);
         }
 }
 
@@ -182,10 +234,11 @@ void macro_kernel(MicroKernel micro_kernel, const Problem& p, const float* packe
 // slices, rows in kMC blocks. Each `omp for` ends with a barrier, so a packed buffer is refilled only
 // after every thread is done with it.
 void blocked_product(MicroKernel micro_kernel, const Problem& p, float* packed_a, float* packed_b) {
+    const int slices = (p.K + kKC - 1) / kKC, depth = (p.K + slices - 1) / slices;  // even slices
     for (int j0 = 0; j0 < p.N; j0 += kNC) {
         const int nc = std::min(kNC, p.N - j0), strips_b = (nc + kNR - 1) / kNR;
-        for (int k0 = 0; k0 < p.K; k0 += kKC) {
-            const int kc = std::min(kKC, p.K - k0);
+        for (int k0 = 0; k0 < p.K; k0 += depth) {
+            const int kc = std::min(depth, p.K - k0);
             const float beta = k0 == 0 ? p.beta : 1.0f;  // later slices add to the first
 #pragma omp for schedule(static)
             for (int s = 0; s < strips_b; ++s)
@@ -211,11 +264,9 @@ void gemm_with(MicroKernel micro_kernel, Transpose ta, Transpose tb, int M, int 
         return;
     }
     const Problem p{M, N, K, alpha, beta, Operand(A, lda, ta), Operand(B, ldb, tb), C, ldc};
-    std::vector<float> storage_a, storage_b;
-    float* packed_a = aligned_buffer(storage_a, size_t(kMC) * kKC);
-    float* packed_b = aligned_buffer(storage_b, size_t(kKC) * (std::min(kNC, N) + kNR));
+    PackBuffer packed_a(size_t(kMC) * kKC), packed_b(size_t(kKC) * (std::min(kNC, N) + kNR));
 #pragma omp parallel
-    blocked_product(micro_kernel, p, packed_a, packed_b);
+    blocked_product(micro_kernel, p, packed_a.data, packed_b.data);
 }
 
 }  // namespace
