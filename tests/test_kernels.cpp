@@ -53,10 +53,10 @@ void check_gemm(GemmFn fn, int M, int N, int K, bool ta, bool tb, float alpha, f
 
 TEST_SUITE("kernels") {
     TEST_CASE("gemm: the built backend and the builtin kernel match a naive loop for every transpose") {
-        // Odd sizes, exact register tiles, and sizes past the builtin kernel's cache blocks: rows past
-        // 256, depth past 256 and 512, columns past 4080.
-        const int shapes[][3] = {{1, 1, 1},     {7, 13, 5},   {37, 19, 300}, {100, 70, 33}, {6, 16, 256},
-                                 {13, 2100, 9}, {8, 48, 64}, {300, 50, 20}, {9, 60, 600}, {5, 4150, 3}};
+        // Odd sizes, exact register tiles, and sizes past the builtin kernel's cache blocks (256 rows,
+        // 768 deep, 4080 columns): 300 rows, 1600 deep (three slices), 4150 columns.
+        const int shapes[][3] = {{1, 1, 1},     {7, 13, 5},  {37, 19, 300}, {100, 70, 33}, {6, 16, 256},
+                                 {13, 2100, 9}, {8, 48, 64}, {300, 50, 20}, {9, 60, 1600}, {5, 4150, 3}};
         for (GemmFn fn : {GemmFn(gemm), GemmFn(gemm_builtin), GemmFn(gemm_builtin_plain)})
             for (auto& s : shapes)
                 for (int t = 0; t < 4; ++t) {
@@ -75,8 +75,8 @@ TEST_SUITE("kernels") {
     }
 
     TEST_CASE("gemm_builtin gives the same bits on 1, 2 and 3 threads") {
-        // Shapes whose tiles and cache blocks split unevenly between threads.
-        const int shapes[][3] = {{300, 70, 530}, {37, 4150, 19}, {13, 100, 7}};
+        // Shapes whose tiles and cache blocks (several of each dimension) split unevenly between threads.
+        const int shapes[][3] = {{300, 70, 1000}, {37, 4150, 19}, {13, 100, 7}};
         for (auto& s : shapes)
             for (int t = 0; t < 4; ++t) {
                 CAPTURE(s[0]); CAPTURE(s[1]); CAPTURE(s[2]); CAPTURE(t);
