@@ -228,26 +228,30 @@ void multiply_strip(MicroKernel micro_kernel, const Problem& p, const float* pac
 // The loop nest, run by every thread of one parallel region: depth in slices, rows in kMC blocks whose
 // packed A all threads share, columns in strips of kNR that each thread packs for itself right before
 // using them. A private strip stays hot in L2 and needs no barrier; it beat packing a shared B panel
-// first by 5-18 % at 256 tokens (the panel was written cold, then read back). The `omp for` loops end
-// with barriers: A is repacked only after every thread is done with it.
-void blocked_product(MicroKernel micro_kernel, const Problem& p, float* packed_a) {
+// first by 5-18 % at 256 tokens (the panel was written cold, then read back). A blocks alternate
+// between two buffers, so the barrier that ends packing one block (all of it is packed before anyone
+// reads it) is also the only one needed before its buffer is refilled two blocks later. Strips go to
+// whichever thread is free: a thread the OS preempts delays the others by one strip, not by its share.
+void blocked_product(MicroKernel micro_kernel, const Problem& p, float* const packed_a[2]) {
     PackBuffer packed_b(size_t(kKC) * kNR);
     const int slices = (p.K + kKC - 1) / kKC, depth = (p.K + slices - 1) / slices;  // even slices
     const int strips_b = (p.N + kNR - 1) / kNR;
+    int block = 0;
     for (int k0 = 0; k0 < p.K; k0 += depth) {
         const int kc = std::min(depth, p.K - k0);
         const float beta = k0 == 0 ? p.beta : 1.0f;  // later slices add to the first
-        for (int i0 = 0; i0 < p.M; i0 += kMC) {
+        for (int i0 = 0; i0 < p.M; i0 += kMC, ++block) {
             const int mc = std::min(kMC, p.M - i0), strips_a = (mc + kMR - 1) / kMR;
-#pragma omp for schedule(static)
+            float* a = packed_a[block % 2];
+#pragma omp for schedule(dynamic, 4)
             for (int s = 0; s < strips_a; ++s)
-                pack_strip(packed_a + size_t(s) * kMR * kc, kMR, p.a.at(i0 + s * kMR, k0), p.a.row_stride,
-                           p.a.col_stride, std::min(kMR, mc - s * kMR), kc);
-#pragma omp for schedule(static)
+                pack_strip(a + size_t(s) * kMR * kc, kMR, p.a.at(i0 + s * kMR, k0), p.a.row_stride, p.a.col_stride,
+                           std::min(kMR, mc - s * kMR), kc);
+#pragma omp for schedule(dynamic) nowait
             for (int s = 0; s < strips_b; ++s) {
                 const int j = s * kNR, nr = std::min(kNR, p.N - j);
                 pack_strip(packed_b.data, kNR, p.b.at(k0, j), p.b.col_stride, p.b.row_stride, nr, kc);
-                multiply_strip(micro_kernel, p, packed_a, packed_b.data, i0, mc, j, nr, kc, beta);
+                multiply_strip(micro_kernel, p, a, packed_b.data, i0, mc, j, nr, kc, beta);
             }
         }
     }
@@ -261,9 +265,10 @@ void gemm_with(MicroKernel micro_kernel, Transpose ta, Transpose tb, int M, int 
         return;
     }
     const Problem p{M, N, K, alpha, beta, Operand(A, lda, ta), Operand(B, ldb, tb), C, ldc};
-    PackBuffer packed_a(size_t(kMC) * kKC);
+    PackBuffer packed_a(2 * size_t(kMC) * kKC);
+    float* const halves[2] = {packed_a.data, packed_a.data + size_t(kMC) * kKC};
 #pragma omp parallel
-    blocked_product(micro_kernel, p, packed_a.data);
+    blocked_product(micro_kernel, p, halves);
 }
 
 }  // namespace
