@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "helpers.h"
 #include "kernels/attention.h"
@@ -13,6 +14,7 @@
 #include "kernels/layernorm.h"
 #include "kernels/matmul.h"
 #include "kernels/residual.h"
+#include "kernels/vector_math.h"
 
 using namespace nograd;
 using nograd::testing::random_vector;
@@ -103,6 +105,28 @@ TEST_SUITE("kernels") {
                 CHECK(out2[n * C + c] == out[n * C + c]);
             }
         }
+    }
+
+    TEST_CASE("exp_approx and sigmoid_approx match libm to 1e-7, with the documented limits") {
+        // Every 1024th float from -87 to 88 (about 2e6 values across all binades), plus the ends.
+        double worst_exp = 0.0, worst_sigmoid = 0.0;
+        for (float x = -87.0f; x <= 88.0f; x = std::nextafter(x, 100.0f)) {
+            uint32_t bits;
+            std::memcpy(&bits, &x, 4);
+            if ((bits & 0x3FF) != 0 && x != 88.0f && x != -87.0f) continue;
+            const double e = std::exp(double(x)), s = 1.0 / (1.0 + std::exp(-double(x)));
+            worst_exp = std::max(worst_exp, std::abs(exp_approx(x) - e) / e);
+            worst_sigmoid = std::max(worst_sigmoid, std::abs(sigmoid_approx(x) - s) / s);
+        }
+        CHECK(worst_exp < 1e-7);
+        CHECK(worst_sigmoid < 2e-7);
+        CHECK(exp_approx(0.0f) == 1.0f);
+        CHECK(exp_approx(-87.5f) == 0.0f);
+        CHECK(exp_approx(-INFINITY) == 0.0f);
+        CHECK(exp_approx(INFINITY) == doctest::Approx(std::exp(88.0)));
+        CHECK(std::isnan(exp_approx(NAN)));
+        CHECK(sigmoid_approx(-200.0f) == doctest::Approx(1.0 / (1.0 + std::exp(88.0))));
+        CHECK(sigmoid_approx(200.0f) == 1.0f);
     }
 
     TEST_CASE("gelu_forward is the tanh approximation, also in place") {
