@@ -173,8 +173,10 @@ TEST_SUITE("kernels") {
     }
 
     TEST_CASE("attention: streaming and stored-probability versions match a naive causal attention") {
-        for (int T : {1, 5, 70, 131}) {  // 70 and 131 cross the streaming kernel's 64-key blocks
-            const int B = 2, NH = 3, hs = 4, C = NH * hs;
+        // T = 70 and 131 cross the streaming kernel's 64-query and 64-key tiles and its groups of 4 queries;
+        // hs = 4 takes its generic path, hs = 64 (GPT-2's) and 16 its register-blocked one.
+        for (auto [T, hs] : {std::pair{1, 4}, {5, 4}, {70, 4}, {131, 4}, {131, 64}, {67, 16}}) {
+            const int B = 2, NH = 3, C = NH * hs;
             const auto qkv = random_vector(size_t(B) * T * 3 * C, 16 + T, 1.5f);
             std::vector<float> streamed(B * T * C), stored(B * T * C), att(size_t(B) * NH * T * T, -1.0f);
             attention_forward_streaming(streamed.data(), qkv.data(), B, T, C, NH);
@@ -204,6 +206,7 @@ TEST_SUITE("kernels") {
                         }
                     }
             CAPTURE(T);
+            CAPTURE(hs);
             CHECK(worst_error(streamed.data(), expected.data(), expected.size(), 1e-5, 1e-5) <= 1.0);
             CHECK(worst_error(stored.data(), expected.data(), expected.size(), 1e-5, 1e-5) <= 1.0);
         }

