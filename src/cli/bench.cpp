@@ -83,15 +83,17 @@ Grid make_grid(bool defaults, bool extras, bool tiny, int rounds) {
             g.cases.push_back({"tiny", 4, 64, threads, all, rounds, false});
             g.cases.push_back({"d12", 4, 64, threads, all, threads == 1 ? std::max(3, rounds - 2) : rounds, threads == 2});
         }
-        g.cases.push_back({"d12", 4, 256, 2, modes({M::forward, M::backprop, M::spsa, M::newton}), 3, false});
+        g.cases.push_back({"d12", 4, 256, 2, modes({M::forward, M::backprop, M::spsa, M::newton}), std::min(3, rounds),
+                           false});
         const Case d12 = {"d12", 4, 64, 2, all, 1};
         for (BenchMode m : all) g.memory.push_back({d12, m});
         g.sampling_memory = true;
     }
     if (!extras) return g;
-    g.cases.push_back({"d12", 1, 1024, 2, modes({M::forward, M::spsa}), 3, true});
-    g.cases.push_back({"d24", 4, 64, 2, modes({M::forward, M::backprop, M::spsa, M::newton}), 3, false});
-    g.cases.push_back({"d48", 4, 64, 2, modes({M::forward, M::random, M::spsa, M::newton}), 3, false});
+    const int few = std::min(3, rounds);  // the big cases take seconds per forward pass
+    g.cases.push_back({"d12", 1, 1024, 2, modes({M::forward, M::spsa}), few, true});
+    g.cases.push_back({"d24", 4, 64, 2, modes({M::forward, M::backprop, M::spsa, M::newton}), few, false});
+    g.cases.push_back({"d48", 4, 64, 2, modes({M::forward, M::random, M::spsa, M::newton}), few, false});
     g.memory.push_back({{"d12", 1, 1024, 2, {}, 1}, M::forward});
     g.d48_load = true;
     g.backends = true;
