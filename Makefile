@@ -1,6 +1,8 @@
 # nograd — build, test, demo, bench.
 #   make                  build/nograd (BLAS=blis by default; BLAS=openblas or BLAS=none)
 #   make test             build and run the doctest suite
+#   make bench            speed and memory against this machine's peak (~5 min; nograd bench)
+#   make bench-full       the same with d24, d48, T=1024 and every backend (~15 min)
 #   make PORTABLE=1       generic x86-64 code (no -march=native)
 #   make SANITIZE=1       AddressSanitizer + UndefinedBehaviorSanitizer
 # Each combination of options builds into its own folder; build/nograd is the default one.
@@ -57,7 +59,7 @@ BIN       := $(OBJ_DIR)/nograd
 TEST_BIN  := $(OBJ_DIR)/nograd_tests
 DEPS_OK   := build/.deps-$(subst $() ,-,$(DEP_GROUPS))
 
-.PHONY: all test test-kernels demo bench clean deps
+.PHONY: all test test-kernels demo bench bench-full clean deps
 all: build/nograd
 
 deps: $(DEPS_OK)
@@ -110,6 +112,17 @@ test-kernels: $(TEST_BIN)
 demo:
 	@tools/install-deps.sh build
 	@tools/demo.sh
+
+# Benchmarks (see README, Performance): a table on stdout, every number in build/bench.json. Timings are
+# only meaningful on a quiet machine; BENCH_ARGS passes flags through (e.g. BENCH_ARGS="--rounds 9").
+bench: build/nograd
+	$(BIN) bench $(BENCH_ARGS)
+
+# --full compares the backends too: their binaries are built beside this one (build/<variant>/nograd).
+bench-full: build/nograd
+	$(MAKE) BLAS=openblas build/openblas/nograd
+	$(MAKE) BLAS=none build/none/nograd
+	$(BIN) bench --full $(BENCH_ARGS)
 
 clean:
 	rm -rf build

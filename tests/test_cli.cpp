@@ -54,6 +54,10 @@ TEST_SUITE("cli") {
                      "--batch", "2", "--seq", "8", "--params", "wings"}, 2, "--params");
         check_fails({"train", "--model", kModel, "--train", kTokens, "--optimizer", "spsa", "--steps", "1",
                      "--batch", "2", "--seq", "8", "--lr", "nan"}, 2, "--lr");
+        check_fails({"bench", "--full", "--tiny"}, 2, "--tiny");
+        check_fails({"bench", "--extras", "--full"}, 2, "--extras");
+        check_fails({"bench", "--child-memory", "sgd", "--child-case", "micro,2,8"}, 2, "--child-memory");
+        check_fails({"bench", "--child-memory", "spsa", "--child-case", "micro,2"}, 2, "--child-case");
     }
 
     TEST_CASE("file and data problems exit 1 naming the file") {

@@ -16,6 +16,7 @@
 #include "kernels/layernorm.h"
 #include "kernels/matmul.h"
 #include "kernels/residual.h"
+#include "kernels/vector_math.h"
 
 using namespace nograd;
 using nograd::testing::random_vector;
@@ -133,6 +134,28 @@ TEST_SUITE("kernels") {
         }
     }
 
+    TEST_CASE("exp_approx and sigmoid_approx match libm to 1e-7, with the documented limits") {
+        // Every 1024th float from -87 to 88 (about 2e6 values across all binades), plus the ends.
+        double worst_exp = 0.0, worst_sigmoid = 0.0;
+        for (float x = -87.0f; x <= 88.0f; x = std::nextafter(x, 100.0f)) {
+            uint32_t bits;
+            std::memcpy(&bits, &x, 4);
+            if ((bits & 0x3FF) != 0 && x != 88.0f && x != -87.0f) continue;
+            const double e = std::exp(double(x)), s = 1.0 / (1.0 + std::exp(-double(x)));
+            worst_exp = std::max(worst_exp, std::abs(exp_approx(x) - e) / e);
+            worst_sigmoid = std::max(worst_sigmoid, std::abs(sigmoid_approx(x) - s) / s);
+        }
+        CHECK(worst_exp < 1e-7);
+        CHECK(worst_sigmoid < 2e-7);
+        CHECK(exp_approx(0.0f) == 1.0f);
+        CHECK(exp_approx(-87.5f) == 0.0f);
+        CHECK(exp_approx(-INFINITY) == 0.0f);
+        CHECK(exp_approx(INFINITY) == doctest::Approx(std::exp(88.0)));
+        CHECK(std::isnan(exp_approx(NAN)));
+        CHECK(sigmoid_approx(-200.0f) == doctest::Approx(1.0 / (1.0 + std::exp(88.0))));
+        CHECK(sigmoid_approx(200.0f) == 1.0f);
+    }
+
     TEST_CASE("gelu_forward is the tanh approximation, also in place") {
         auto x = random_vector(1001, 10, 3.0f);
         std::vector<float> out(x.size());
@@ -177,8 +200,10 @@ TEST_SUITE("kernels") {
     }
 
     TEST_CASE("attention: streaming and stored-probability versions match a naive causal attention") {
-        for (int T : {1, 5, 70, 131}) {  // 70 and 131 cross the streaming kernel's 64-key blocks
-            const int B = 2, NH = 3, hs = 4, C = NH * hs;
+        // T = 70 and 131 cross the streaming kernel's 64-query and 64-key tiles and its groups of 4 queries;
+        // hs = 4 takes its generic path, hs = 64 (GPT-2's) and 16 its register-blocked one.
+        for (auto [T, hs] : {std::pair{1, 4}, {5, 4}, {70, 4}, {131, 4}, {131, 64}, {67, 16}}) {
+            const int B = 2, NH = 3, C = NH * hs;
             const auto qkv = random_vector(size_t(B) * T * 3 * C, 16 + T, 1.5f);
             std::vector<float> streamed(B * T * C), stored(B * T * C), att(size_t(B) * NH * T * T, -1.0f);
             attention_forward_streaming(streamed.data(), qkv.data(), B, T, C, NH);
@@ -208,6 +233,7 @@ TEST_SUITE("kernels") {
                         }
                     }
             CAPTURE(T);
+            CAPTURE(hs);
             CHECK(worst_error(streamed.data(), expected.data(), expected.size(), 1e-5, 1e-5) <= 1.0);
             CHECK(worst_error(stored.data(), expected.data(), expected.size(), 1e-5, 1e-5) <= 1.0);
         }

@@ -337,7 +337,7 @@ TrainResult Run::run() {
     const long start_step = resume();
     if (!s_.resume_path.empty()) latest_saved_ = start_step;
     log_.write({{"kind", "run"}, {"flags", s_.flags}, {"settings", fingerprint_}, {"resumed_from", start_step},
-                {"backend", gemm_backend_name()}, {"nograd", nograd_version()}, {"rng", "philox4x32-10 v1"}});
+                {"backend", gemm_backend_name()}, {"nograd", nograd_version()}, {"rng", "counter-hash (triple32/lowbias32) v2"}});
     result.val_loss_before = validate_and_log(start_step);
     double last_val_loss = result.val_loss_before;  // a run that stops right after a validation reuses it
     long last_val_step = start_step;
