@@ -229,8 +229,15 @@ TEST_SUITE("train") {
             Activations acts(start.config, settings.batch, settings.seq, ActivationLayout::inference);
             const double before = evaluate_loss(start, acts, data, 16).loss;
             std::vector<std::string> extra;
-            if (method == "random") extra = {"--sigma", "3e-3"};
-            const Run run = train_small(method, 200, dir.file("train.bin"), settings, extra);
+            TrainSettings train_settings = settings;
+            if (method == "random") {
+                // Random search accepts a candidate on one batch's loss. At 32 tokens a batch that noise
+                // outweighs the candidate's gain and the loss over 16 batches wandered up for some seeds;
+                // with 4x the tokens it falls for every seed tried (11, 12, 13: 4.21 -> 3.57..3.59).
+                extra = {"--sigma", "3e-3"};
+                train_settings.batch = 8;
+            }
+            const Run run = train_small(method, 200, dir.file("train.bin"), train_settings, extra);
             const double after = evaluate_loss(run.model, acts, data, 16).loss;
             MESSAGE(method << ": loss over 16 batches " << before << " -> " << after);
             CHECK(after < before - 0.05);
