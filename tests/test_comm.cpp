@@ -46,6 +46,7 @@ TEST_SUITE("util") {
         CHECK(gradient == std::vector<float>{0.5f, 1.0f});
         CHECK(alone.any(true));
         CHECK(!alone.any(false));
+        alone.barrier();
         CHECK(alone.bytes_sent() == 0);
 
         CHECK_NOTHROW(setup_together(alone, [] {}));

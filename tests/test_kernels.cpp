@@ -1,8 +1,11 @@
 // Every forward kernel against a naive loop on random inputs with awkward sizes, and every matrix
-// backend (the built one and nograd's own kernel) against a naive triple loop for all transposes.
+// backend (the built one, nograd's own kernel and its plain twin) against a naive triple loop for all
+// transposes; nograd's kernel gives the same bits on any thread count.
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
+#include <omp.h>
 
 #include "helpers.h"
 #include "kernels/attention.h"
@@ -13,6 +16,7 @@
 #include "kernels/layernorm.h"
 #include "kernels/matmul.h"
 #include "kernels/residual.h"
+#include "kernels/vector_math.h"
 
 using namespace nograd;
 using nograd::testing::random_vector;
@@ -51,8 +55,11 @@ void check_gemm(GemmFn fn, int M, int N, int K, bool ta, bool tb, float alpha, f
 
 TEST_SUITE("kernels") {
     TEST_CASE("gemm: the built backend and the builtin kernel match a naive loop for every transpose") {
-        const int shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {37, 19, 300}, {100, 70, 33}, {6, 16, 256}, {13, 2100, 9}};
-        for (GemmFn fn : {GemmFn(gemm), GemmFn(gemm_builtin)})
+        // Odd sizes, exact register tiles, sizes past the builtin kernel's cache blocks (256 rows, 768
+        // deep): 300 rows, 1600 deep (three slices), and many column strips.
+        const int shapes[][3] = {{1, 1, 1},     {7, 13, 5},  {37, 19, 300}, {100, 70, 33}, {6, 16, 256},
+                                 {13, 2100, 9}, {8, 48, 64}, {300, 50, 20}, {9, 60, 1600}, {5, 4150, 3}};
+        for (GemmFn fn : {GemmFn(gemm), GemmFn(gemm_builtin), GemmFn(gemm_builtin_plain)})
             for (auto& s : shapes)
                 for (int t = 0; t < 4; ++t) {
                     CAPTURE(s[0]); CAPTURE(s[1]); CAPTURE(s[2]); CAPTURE(t);
@@ -62,11 +69,33 @@ TEST_SUITE("kernels") {
 
     TEST_CASE("gemm with beta = 0 ignores NaN already in C") {
         std::vector<float> A = {1, 2}, B = {3, 4}, C = {NAN};
-        for (GemmFn fn : {GemmFn(gemm), GemmFn(gemm_builtin)}) {
+        for (GemmFn fn : {GemmFn(gemm), GemmFn(gemm_builtin), GemmFn(gemm_builtin_plain)}) {
             C[0] = NAN;
             fn(Transpose::no, Transpose::yes, 1, 1, 2, 1.0f, A.data(), 2, B.data(), 2, 0.0f, C.data(), 1);
             CHECK(C[0] == 11.0f);
         }
+    }
+
+    TEST_CASE("gemm_builtin gives the same bits on 1, 2 and 3 threads") {
+        // Shapes whose tiles and cache blocks (several of each dimension) split unevenly between threads.
+        const int shapes[][3] = {{300, 70, 1000}, {37, 4150, 19}, {13, 100, 7}};
+        for (auto& s : shapes)
+            for (int t = 0; t < 4; ++t) {
+                CAPTURE(s[0]); CAPTURE(s[1]); CAPTURE(s[2]); CAPTURE(t);
+                const int M = s[0], N = s[1], K = s[2], lda = t & 1 ? M : K, ldb = t & 2 ? K : N;
+                const auto A = random_vector(size_t(M) * K, 11), B = random_vector(size_t(K) * N, 12);
+                std::vector<float> C[3];
+                const int before = omp_get_max_threads();
+                for (int threads = 1; threads <= 3; ++threads) {
+                    omp_set_num_threads(threads);
+                    C[threads - 1] = random_vector(size_t(M) * N, 13);
+                    gemm_builtin(t & 1 ? Transpose::yes : Transpose::no, t & 2 ? Transpose::yes : Transpose::no, M, N,
+                                 K, 0.7f, A.data(), lda, B.data(), ldb, 0.5f, C[threads - 1].data(), N);
+                }
+                omp_set_num_threads(before);
+                CHECK(std::memcmp(C[0].data(), C[1].data(), C[0].size() * sizeof(float)) == 0);
+                CHECK(std::memcmp(C[0].data(), C[2].data(), C[0].size() * sizeof(float)) == 0);
+            }
     }
 
     TEST_CASE("matmul_forward adds the bias and honours the output stride") {
@@ -103,6 +132,28 @@ TEST_SUITE("kernels") {
                 CHECK(out2[n * C + c] == out[n * C + c]);
             }
         }
+    }
+
+    TEST_CASE("exp_approx and sigmoid_approx match libm to 1e-7, with the documented limits") {
+        // Every 1024th float from -87 to 88 (about 2e6 values across all binades), plus the ends.
+        double worst_exp = 0.0, worst_sigmoid = 0.0;
+        for (float x = -87.0f; x <= 88.0f; x = std::nextafter(x, 100.0f)) {
+            uint32_t bits;
+            std::memcpy(&bits, &x, 4);
+            if ((bits & 0x3FF) != 0 && x != 88.0f && x != -87.0f) continue;
+            const double e = std::exp(double(x)), s = 1.0 / (1.0 + std::exp(-double(x)));
+            worst_exp = std::max(worst_exp, std::abs(exp_approx(x) - e) / e);
+            worst_sigmoid = std::max(worst_sigmoid, std::abs(sigmoid_approx(x) - s) / s);
+        }
+        CHECK(worst_exp < 1e-7);
+        CHECK(worst_sigmoid < 2e-7);
+        CHECK(exp_approx(0.0f) == 1.0f);
+        CHECK(exp_approx(-87.5f) == 0.0f);
+        CHECK(exp_approx(-INFINITY) == 0.0f);
+        CHECK(exp_approx(INFINITY) == doctest::Approx(std::exp(88.0)));
+        CHECK(std::isnan(exp_approx(NAN)));
+        CHECK(sigmoid_approx(-200.0f) == doctest::Approx(1.0 / (1.0 + std::exp(88.0))));
+        CHECK(sigmoid_approx(200.0f) == 1.0f);
     }
 
     TEST_CASE("gelu_forward is the tanh approximation, also in place") {
@@ -149,8 +200,10 @@ TEST_SUITE("kernels") {
     }
 
     TEST_CASE("attention: streaming and stored-probability versions match a naive causal attention") {
-        for (int T : {1, 5, 70, 131}) {  // 70 and 131 cross the streaming kernel's 64-key blocks
-            const int B = 2, NH = 3, hs = 4, C = NH * hs;
+        // T = 70 and 131 cross the streaming kernel's 64-query and 64-key tiles and its groups of 4 queries;
+        // hs = 4 takes its generic path, hs = 64 (GPT-2's) and 16 its register-blocked one.
+        for (auto [T, hs] : {std::pair{1, 4}, {5, 4}, {70, 4}, {131, 4}, {131, 64}, {67, 16}}) {
+            const int B = 2, NH = 3, C = NH * hs;
             const auto qkv = random_vector(size_t(B) * T * 3 * C, 16 + T, 1.5f);
             std::vector<float> streamed(B * T * C), stored(B * T * C), att(size_t(B) * NH * T * T, -1.0f);
             attention_forward_streaming(streamed.data(), qkv.data(), B, T, C, NH);
@@ -180,6 +233,7 @@ TEST_SUITE("kernels") {
                         }
                     }
             CAPTURE(T);
+            CAPTURE(hs);
             CHECK(worst_error(streamed.data(), expected.data(), expected.size(), 1e-5, 1e-5) <= 1.0);
             CHECK(worst_error(stored.data(), expected.data(), expected.size(), 1e-5, 1e-5) <= 1.0);
         }

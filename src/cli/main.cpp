@@ -25,6 +25,7 @@ const Command kCommands[] = {
     {"tokenize", nograd::run_tokenize, "text files or the Brown corpus to llm.c token shards"},
     {"convert", nograd::run_convert, "convert a model between llm.c .bin and Hugging Face .safetensors"},
     {"sample", nograd::run_sample, "generate text from a checkpoint (KV-cached)"},
+    {"bench", nograd::run_bench, "measure speed and memory against this machine's peak"},
 };
 
 void print_usage(FILE* out) {

@@ -10,6 +10,7 @@
 #include "model/checkpoint.h"
 #include "model/model_file.h"
 #include "model/memory_plan.h"
+#include "optim/zeroth_order.h"
 #include "train/optimizer_factory.h"
 #include "train/train_state.h"
 #include "train/trainer.h"
@@ -38,7 +39,7 @@ std::vector<FlagSpec> train_flag_specs() {
         {"--steps", "N", "", "total steps (a resumed run continues up to N)"},
         {"--batch", "B", "4", "sequences per batch"},
         {"--seq", "T", "64", "tokens per sequence"},
-        {"--lr", "LR", "per method: adamw 3e-4, sgd 0.1, random 0 (unused), es/spsa/newton see README", "learning rate"},
+        {"--lr", "LR", "per method: " + default_learning_rates_text(), "learning rate (random search has none)"},
         {"--schedule", "KIND", "constant", "learning-rate schedule: constant or cosine (with --warmup)"},
         {"--warmup", "N", "0", "cosine: linear warmup steps"},
         {"--lr-final", "F", "0.1", "cosine: final rate as a fraction of --lr"},
@@ -55,7 +56,11 @@ std::vector<FlagSpec> train_flag_specs() {
         {"--curve", "val.csv", "", "validation losses as CSV: step, forward_passes, seconds, val_loss"},
         {"--resume", "OUT.state", "", "continue the run saved in OUT.state and OUT.bin (either name works)"},
         {"--max-forward-passes", "N", "0 (none)", "stop when this many forward-pass equivalents are spent (backward = 2)"},
-        {"--divergence-factor", "F", "0 (off)", "stop, without saving, when the loss exceeds F x the first step's"},
+        {"--divergence-factor", "F", number_text(TrainSettings{}.divergence_factor),
+         "a loss above F x the first step's counts as divergence, like a non-finite one (0: only non-finite)"},
+        {"--on-divergence", "WHAT", "stop", "stop (without saving), or rollback: reload the last saved pair "
+                                            "(needs --save) and halve the learning rate"},
+        {"--max-rollbacks", "N", std::to_string(TrainSettings{}.max_rollbacks), "rollbacks before stopping"},
         {"--data-parallel", "", "", "under mpirun: split each batch's sequences across the processes instead of the "
                                     "step's perturbations (es, spsa, random); newton, adamw, sgd always do"},
         {"--json", "", "", "print a one-line JSON summary as the last line of stdout"},
@@ -119,11 +124,31 @@ TrainSettings settings_from(const Flags& f, const OptimizerChoice& choice, const
     s.schedule.final_fraction = f.real("--lr-final", 0.1, 0.0, 1.0);
     s.schedule.total_steps = s.steps;
     s.max_forward_passes = f.real("--max-forward-passes", 0.0, 0.0, 1e18);
-    s.divergence_factor = f.real("--divergence-factor", 0.0, 0.0, 1e30);
+    s.divergence_factor = f.real("--divergence-factor", s.divergence_factor, 0.0, 1e30);
+    const std::string on_divergence = f.text("--on-divergence", "stop");
+    if (on_divergence != "stop" && on_divergence != "rollback")
+        throw UsageError("--on-divergence: expected stop or rollback, found '" + on_divergence + "'");
+    s.on_divergence = on_divergence == "rollback" ? DivergenceAction::rollback : DivergenceAction::stop;
+    if (s.on_divergence == DivergenceAction::rollback && save_path.empty())
+        throw UsageError("--on-divergence rollback needs --save: it rolls back to the last saved checkpoint");
+    s.max_rollbacks = f.integer("--max-rollbacks", s.max_rollbacks, 0, 1000);
     s.first_order = choice.first_order;
     s.data_parallel = f.has("--data-parallel") || (processes > 1 && !choice.population_parallel);
     for (const auto& [name, value] : f.values()) s.flags[name] = value;
     return s;
+}
+
+// The checkpoint --save names (or --resume's, continuing it), checked before anything slow happens.
+std::string save_path_from(const Flags& flags) {
+    if (flags.has("--resume") && !has_checkpoint_suffix(flags.text("--resume")) &&
+        !has_state_suffix(flags.text("--resume")))
+        throw UsageError("--resume " + flags.text("--resume") + ": expected OUT.state or OUT.bin, the pair --save wrote");
+    const std::string save_path = flags.text("--save", flags.has("--resume") ? model_path_for(flags.text("--resume")) : "");
+    if (!save_path.empty() && !has_checkpoint_suffix(save_path))
+        throw UsageError("--save " + save_path + ": expected a name ending in .bin (an llm.c checkpoint, with its "
+                         "training state beside it as .state); for Hugging Face files convert afterwards with "
+                         "`nograd convert`");
+    return save_path;
 }
 
 void print_result(const Flags& flags, const std::string& method, const std::string& save_path, bool has_val,
@@ -132,7 +157,8 @@ void print_result(const Flags& flags, const std::string& method, const std::stri
         std::fprintf(stderr, "interrupted after step %ld%s\n", r.steps_done,
                      save_path.empty() ? "" : ("; saved " + save_path + ", continue with --resume " +
                                                state_path_for(save_path)).c_str());
-    std::printf("steps %ld, train loss %.6f, ", r.steps_done, r.train_loss);
+    if (std::isnan(r.train_loss)) std::printf("steps %ld (none run now), ", r.steps_done);
+    else std::printf("steps %ld, train loss %.6f, ", r.steps_done, r.train_loss);
     if (has_val) std::printf("val loss %.6f -> %.6f, ", r.val_loss_before, r.val_loss_after);
     std::printf("forward passes %.0f, %.2f s\n", r.forward_passes, r.seconds);
     if (flags.has("--json")) {
@@ -141,7 +167,7 @@ void print_result(const Flags& flags, const std::string& method, const std::stri
                                     {"val_loss_before", num(r.val_loss_before)}, {"val_loss_after", num(r.val_loss_after)},
                                     {"forward_passes", r.forward_passes}, {"seconds", r.seconds},
                                     {"trained_parameters", trained}, {"interrupted", r.interrupted},
-                                    {"peak_rss_bytes", peak_resident_bytes()},
+                                    {"peak_rss_bytes", peak_resident_bytes()}, {"rollbacks", r.rollbacks},
                                     {"stop_reason", r.stop_reason}};
         std::printf("%s\n", out.dump().c_str());
     }
@@ -171,10 +197,7 @@ int run_train(const Args& args) {
         method = flags.required("--optimizer");
         default_learning_rate(method);  // validates the name before anything slow happens
         const std::string train_pattern = flags.required("--train");
-        save_path = flags.text("--save", flags.has("--resume") ? model_path_for(flags.text("--resume")) : "");
-        if (is_safetensors_path(save_path))
-            throw UsageError("--save " + save_path + ": training saves llm.c checkpoints (.bin) with their state; "
-                             "convert the result afterwards with `nograd convert`");
+        save_path = save_path_from(flags);
         if (!save_path.empty() && comm.rank() == 0) check_writable(save_path, "--save");
         model.emplace(starting_model(flags, seed));
         const int B = int(flags.integer("--batch", 4, 1, 1 << 20)), T = int(flags.integer("--seq", 64, 1, 1 << 20));

@@ -5,7 +5,8 @@
 namespace nograd {
 
 // Inference: streams over the keys with an online softmax (Milakov & Gimelshein 2018), so no T×T
-// matrix exists; scratch is O(hs) per thread. out (B, T, C).
+// matrix exists; 64 queries meet 64 keys at a time, and the scratch is one such tile per thread
+// (O(hs), independent of T). out (B, T, C).
 void attention_forward_streaming(float* out, const float* qkv, int B, int T, int C, int NH);
 
 // Training: also stores the softmax probabilities att (B, NH, T, T) for the backward pass (entries

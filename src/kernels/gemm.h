@@ -16,6 +16,10 @@ void gemm(Transpose trans_a, Transpose trans_b, int M, int N, int K, float alpha
 // engine of BLAS=none builds.
 void gemm_builtin(Transpose trans_a, Transpose trans_b, int M, int N, int K, float alpha, const float* A,
                   int lda, const float* B, int ldb, float beta, float* C, int ldc);
+// The same loop nest with the plain C++ micro-kernel that portable builds use: the twin the tests hold
+// the AVX-512/AVX2 micro-kernel of gemm_builtin() against.
+void gemm_builtin_plain(Transpose trans_a, Transpose trans_b, int M, int N, int K, float alpha, const float* A,
+                        int lda, const float* B, int ldb, float beta, float* C, int ldc);
 
 // Sets up the backend once per process: thread count, and for BLIS the AVX-512 kernel on CPUs that
 // have it (Debian's BLIS 0.9 would run its AVX2 "zen3" kernel on Zen 4, ~1.4x slower; pinning one

@@ -13,6 +13,8 @@ struct GPT2Config {
     int num_layers = 12;            // L
     int num_heads = 12;             // NH
     int channels = 768;             // C
+
+    bool operator==(const GPT2Config&) const = default;
 };
 
 // V rounded up to a multiple of 128.

@@ -43,6 +43,15 @@ void init_gpt2_weights(GPT2& model, uint64_t seed) {
     for (size_t k = 0; k < size_t(c.padded_vocab_size - c.vocab_size) * c.channels; ++k) pad[k] = 0.0f;
 }
 
+std::string describe_non_finite(const GPT2& model) {
+    const float* p = model.params.data();
+    for (const TensorInfo& t : model.table.tensors)
+        for (size_t k = 0; k < t.size; ++k)
+            if (!std::isfinite(p[t.offset + k]))
+                return "tensor '" + t.name + "' element " + std::to_string(k) + " is " + std::to_string(p[t.offset + k]);
+    return "";
+}
+
 void block_forward(const BlockActivations& a, const float* x_in, const LayerWeights& w, int B, int T, int C,
                    int NH) {
     const int BT = B * T;

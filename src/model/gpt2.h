@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include "model/activations.h"
 #include "model/config.h"
@@ -31,6 +32,10 @@ LayerWeights layer_weights(const ParameterViews& w, const GPT2Config& config, in
 // GPT-2's initialisation (Radford et al. 2019): weights N(0, 0.02), the two residual projections
 // N(0, 0.02/√(2L)), biases 0, LayerNorm weights 1; padded vocabulary rows zero. Deterministic in seed.
 void init_gpt2_weights(GPT2& model, uint64_t seed);
+
+// The first non-finite parameter, as "tensor 'qkvw' element 12 is nan", or "" when every one is finite.
+// Loading and saving refuse such models: a NaN never enters or leaves nograd through a file.
+std::string describe_non_finite(const GPT2& model);
 
 // Forward pass over inputs (B, T) into acts; returns the mean cross-entropy against targets (B, T),
 // batch_mean_loss of the sequences' losses, or NaN when targets is null (logits only). B and T are acts.B,

@@ -4,6 +4,7 @@
 
 #include "model/activations.h"
 #include "model/backward.h"
+#include "model/generate.h"
 #include "model/parameters.h"
 #include "util/error.h"
 
@@ -33,6 +34,16 @@ MemoryPlan backprop_plan(const GPT2Config& c, int B, int T) {
              {"adamw moments m, v", 2 * p},
              {"activations (training layout)", acts},
              {"activation gradients", dacts}}};
+}
+
+MemoryPlan sampling_plan(const GPT2Config& c) {
+    const size_t C = c.channels;
+    // KVCache's scratch: x, ln, qkv (3C), atty, proj, fch (4C), scores (NH, maxT); plus the V logits.
+    const size_t scratch = 11 * C + size_t(c.num_heads) * c.max_seq_len + size_t(c.vocab_size);
+    return {"sample",
+            {{"parameters", parameter_count(c) * 4},
+             {"KV cache", KVCache::floats_needed(c) * 4},
+             {"one position's scratch and logits", scratch * 4}}};
 }
 
 void check_batch_shape(const GPT2Config& c, long long B, long long T, const std::string& source) {

@@ -26,6 +26,9 @@ MemoryPlan inference_plan(const GPT2Config& config, int B, int T);
 // Parameters, gradients, AdamW's two moments and the training activation layout.
 MemoryPlan backprop_plan(const GPT2Config& config, int B, int T);
 
+// Parameters + the KV cache and one position's scratch of `nograd sample` (model/generate.h).
+MemoryPlan sampling_plan(const GPT2Config& config);
+
 // Rejects B, T that the model cannot take or whose buffers would overflow 32-bit indexing;
 // `source` names the model file.
 void check_batch_shape(const GPT2Config& config, long long B, long long T, const std::string& source);

@@ -226,9 +226,12 @@ void check_tensors(const HfModelFile& hf, const std::string& path) {
         if (t->dtype != "F32" && t->dtype != "F16" && t->dtype != "BF16")
             throw file_error(path, "tensor '" + t->name + "' as F32, F16 or BF16", t->dtype);
     }
-    for (const auto& [name, t] : hf.tensors)
+    // (Not a structured binding: clang 14, the fuzz build's compiler, cannot capture one in a lambda.)
+    for (const auto& entry : hf.tensors) {
+        const std::string& name = entry.first;
         if (std::none_of(expected.begin(), expected.end(), [&](const HfTensor& e) { return e.name == name; }))
-            throw file_error(path, "only GPT-2's tensors" + source, "tensor '" + t.name + "'");
+            throw file_error(path, "only GPT-2's tensors" + source, "tensor '" + entry.second.name + "'");
+    }
     if (hf.lm_head && hf.lm_head->shape != expected[0].shape)
         throw file_error(path, "tensor 'lm_head.weight' tied to wte, of shape " + shape_text(expected[0].shape),
                          "shape " + shape_text(hf.lm_head->shape));
@@ -307,10 +310,9 @@ json hf_config_json(const GPT2Config& c) {
 }
 
 void save_safetensors(const GPT2& model, const std::string& path) {
+    if (const std::string bad = describe_non_finite(model); !bad.empty())
+        throw Error(path + ": refusing to save a model with a non-finite parameter: " + bad);
     const float* p = model.params.data();
-    for (size_t i = 0; i < model.params.size(); ++i)
-        if (!std::isfinite(p[i]))
-            throw Error(path + ": refusing to save a model with a non-finite parameter (index " + std::to_string(i) + ")");
     std::vector<HfTensor> tensors = hf_gpt2_tensors(model.config);
     std::sort(tensors.begin(), tensors.end(), [](const HfTensor& a, const HfTensor& b) { return a.name < b.name; });
     std::vector<TensorToWrite> specs;

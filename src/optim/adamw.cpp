@@ -41,7 +41,8 @@ AdamW::AdamW(size_t trainable_count, const AdamWOptions& options)
 
 StepReport AdamW::step(Objective& objective, const StepContext& context) {
     check_state_size("adamw", m_.size(), objective);
-    StepReport report = evaluate_gradient(objective, context.step, options_.max_grad_norm);
+    StepReport report = evaluate_gradient(objective, options_.max_grad_norm);
+    if (update_skipped(report)) return report;
     const double t = double(context.step);
     const AdamWStep s{context.lr, options_.beta1, options_.beta2, options_.eps,
                       1.0 / (1.0 - std::pow(options_.beta1, t)), 1.0 / (1.0 - std::pow(options_.beta2, t))};

@@ -1,6 +1,6 @@
-// Directions z regenerated from (seed, stream, index): Philox4x32-10 on 32 counters at once in
-// structure-of-arrays form, then Box-Muller with float polynomials for log and sin/cos in plain loops that
-// the compiler vectorizes. Two AVX2 intrinsics paths (Philox rounds, sqrt) each have a plain-C twin.
+// Directions z regenerated from (seed, stream, index): the counter hash (counter_hash.h) on 32 blocks at
+// once in structure-of-arrays form, then Box-Muller with float polynomials for log and sin/cos, all in plain
+// loops that the compiler vectorizes. The sqrt has an AVX intrinsics path with a plain-C twin.
 #include "optim/direction.h"
 
 #include <algorithm>
@@ -11,7 +11,7 @@
 #include <immintrin.h>
 #endif
 
-#include "optim/philox.h"
+#include "optim/counter_hash.h"
 
 namespace nograd {
 
@@ -29,90 +29,27 @@ void sqrt_in_place(float* x, size_t n) {
 
 namespace {
 
-constexpr size_t kLanes = 32;  // Philox blocks per batch: 4 AVX2 registers per word (16 lanes: 16% slower)
+constexpr size_t kLanes = 32;  // blocks per batch: two AVX-512 registers per word
 constexpr uint32_t kRademacherTag = 0x80000000u;  // top bit of the block high word, see direction.h
 static_assert(kGaussianBatch == 4 * kLanes && kRademacherBatch == 128 * kLanes);
 static_assert(kDirectionChunk % kGaussianBatch == 0 && kDirectionChunk % kRademacherBatch == 0);
 
-struct PhiloxLanes {
+struct BlockLanes {
     alignas(64) uint32_t word[4][kLanes];  // word[w][l]: output word w of block first_block + l
 };
 
-// Counters of blocks first_block .. first_block + 31 (layout in direction.h). first_block is a multiple of 32,
-// so adding the lane number never carries into the high word.
-void load_counters(PhiloxLanes& x, uint64_t first_block, uint32_t block_tag, uint64_t stream) {
+// counter_hash_block (counter_hash.h) on blocks first_block .. first_block + 31, as plain loops across the
+// lanes that the compiler vectorizes (32-bit multiplies and shifts). first_block is a multiple of 32, so
+// the lanes share the block number's high word, which goes into the key.
+void hash_lanes(BlockLanes& x, uint64_t first_block, uint32_t block_tag, DirectionKey key) {
     assert(first_block % kLanes == 0);
-    const uint32_t block_low = uint32_t(first_block), block_high = uint32_t(first_block >> 32) | block_tag;
-    for (size_t l = 0; l < kLanes; ++l) {
-        x.word[0][l] = block_low + uint32_t(l);
-        x.word[1][l] = block_high;
-        x.word[2][l] = uint32_t(stream);
-        x.word[3][l] = uint32_t(stream >> 32);
-    }
-}
-
-#ifdef __AVX2__
-// One Philox round on 8 lanes held in registers. _mm256_mul_epu32 gives the 64-bit products of the even 32-bit
-// lanes, so the odd lanes are shifted down for a second multiply and the high halves are blended back in lane
-// order; the low halves come from _mm256_mullo_epi32 (6% faster than shifting and blending them too).
-// GCC 12 vectorizes the plain loop below with pack/unpack shuffles around every product: 2.5x slower.
-inline void philox_round_avx2(__m256i& w0, __m256i& w1, __m256i& w2, __m256i& w3, __m256i key0, __m256i key1) {
-    const __m256i mul0 = _mm256_set1_epi32(int(kPhiloxMul0)), mul1 = _mm256_set1_epi32(int(kPhiloxMul1));
-    const __m256i even0 = _mm256_mul_epu32(w0, mul0), odd0 = _mm256_mul_epu32(_mm256_srli_epi64(w0, 32), mul0);
-    const __m256i even1 = _mm256_mul_epu32(w2, mul1), odd1 = _mm256_mul_epu32(_mm256_srli_epi64(w2, 32), mul1);
-    const __m256i hi0 = _mm256_blend_epi32(_mm256_srli_epi64(even0, 32), odd0, 0xAA);
-    const __m256i hi1 = _mm256_blend_epi32(_mm256_srli_epi64(even1, 32), odd1, 0xAA);
-    const __m256i lo0 = _mm256_mullo_epi32(w0, mul0), lo1 = _mm256_mullo_epi32(w2, mul1);
-    w0 = _mm256_xor_si256(_mm256_xor_si256(hi1, w1), key0);
-    w1 = lo1;
-    w2 = _mm256_xor_si256(_mm256_xor_si256(hi0, w3), key1);
-    w3 = lo0;
-}
-
-// All rounds with the state in registers; kLanes / 8 independent vectors hide the multiply latency.
-void philox_rounds(PhiloxLanes& x, uint32_t key0, uint32_t key1) {
-    constexpr size_t kVectors = kLanes / 8;
-    __m256i w[4][kVectors];
-    for (size_t i = 0; i < 4; ++i)
-        for (size_t v = 0; v < kVectors; ++v)
-            w[i][v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(x.word[i] + 8 * v));
-    for (int round = 0; round < kPhiloxRounds; ++round) {
-        if (round > 0) {
-            key0 += kPhiloxWeyl0;
-            key1 += kPhiloxWeyl1;
-        }
-        const __m256i k0 = _mm256_set1_epi32(int(key0)), k1 = _mm256_set1_epi32(int(key1));
-        for (size_t v = 0; v < kVectors; ++v) philox_round_avx2(w[0][v], w[1][v], w[2][v], w[3][v], k0, k1);
-    }
-    for (size_t i = 0; i < 4; ++i)
-        for (size_t v = 0; v < kVectors; ++v)
-            _mm256_store_si256(reinterpret_cast<__m256i*>(x.word[i] + 8 * v), w[i][v]);
-}
-#else
-// philox_round (philox.h) as a loop across lanes, which the compiler vectorizes.
-void philox_rounds(PhiloxLanes& x, uint32_t key0, uint32_t key1) {
-    for (int round = 0; round < kPhiloxRounds; ++round) {
-        if (round > 0) {
-            key0 += kPhiloxWeyl0;
-            key1 += kPhiloxWeyl1;
-        }
-        for (size_t l = 0; l < kLanes; ++l) {
-            const uint64_t product0 = uint64_t(kPhiloxMul0) * x.word[0][l];
-            const uint64_t product1 = uint64_t(kPhiloxMul1) * x.word[2][l];
-            const uint32_t x1 = x.word[1][l], x3 = x.word[3][l];
-            x.word[0][l] = uint32_t(product1 >> 32) ^ x1 ^ key0;
-            x.word[1][l] = uint32_t(product1);
-            x.word[2][l] = uint32_t(product0 >> 32) ^ x3 ^ key1;
-            x.word[3][l] = uint32_t(product0);
-        }
-    }
-}
-#endif
-
-// philox4x32_10 (philox.h) on blocks first_block .. first_block + kLanes - 1.
-inline void philox_lanes(PhiloxLanes& x, uint64_t first_block, uint32_t block_tag, DirectionKey key) {
-    load_counters(x, first_block, block_tag, key.stream);
-    philox_rounds(x, uint32_t(key.seed), uint32_t(key.seed >> 32));
+    const std::array<uint32_t, 5> k =
+        counter_hash_key(key.seed, key.stream, uint32_t(first_block >> 32) | block_tag);
+    const uint32_t low = uint32_t(first_block);
+    alignas(64) uint32_t y[kLanes];
+    for (size_t l = 0; l < kLanes; ++l) y[l] = triple32((low + uint32_t(l)) ^ k[0]);
+    for (size_t w = 0; w < 4; ++w)
+        for (size_t l = 0; l < kLanes; ++l) x.word[w][l] = lowbias32(y[l] ^ k[w + 1]);
 }
 
 // -2 ln u for u = k / 2^24, k in [1, 2^24]. Write k = 2^e m with m in [sqrt(1/2), sqrt(2)]; then
@@ -169,15 +106,15 @@ inline void box_muller_kernel(const uint32_t* __restrict radius_bits, const uint
 
 // z for indices [128 batch, 128 batch + 128): radius words 0, 1 pair with angle words 2, 3.
 void gaussian_batch(float* __restrict out, uint64_t batch, DirectionKey key) {
-    PhiloxLanes x;
-    philox_lanes(x, batch * kLanes, 0, key);
+    BlockLanes x;
+    hash_lanes(x, batch * kLanes, 0, key);
     box_muller_kernel(x.word[0], x.word[2], out, out + 2 * kLanes, 2 * kLanes);
 }
 
 // z for indices [4096 batch, 4096 batch + 4096): bit t of word w of lane l sets the sign of entry 32(32w+t)+l.
 void rademacher_batch(float* __restrict out, uint64_t batch, DirectionKey key) {
-    PhiloxLanes x;
-    philox_lanes(x, batch * kLanes, kRademacherTag, key);
+    BlockLanes x;
+    hash_lanes(x, batch * kLanes, kRademacherTag, key);
     for (size_t w = 0; w < 4; ++w) {
         for (uint32_t t = 0; t < 32; ++t) {
             float* row = out + (32 * w + t) * kLanes;

@@ -13,7 +13,7 @@ namespace nograd {
 
 enum class Distribution { gaussian, rademacher };
 
-// Which direction: `seed` is the run's seed (the Philox key); `stream` tells the directions of one run apart,
+// Which direction: `seed` is the run's seed (the generator's key); `stream` tells the directions of one run apart,
 // normally direction_stream(step, sample). Same key => same z, bit for bit, for any thread count or chunking.
 struct DirectionKey {
     uint64_t seed;
@@ -38,12 +38,13 @@ struct IndexRange {
 size_t subset_size(std::span<const IndexRange> ranges);
 
 // How z_i is computed (this fixes the bits; changing it changes every run).
-// Philox4x32-10 with key = (seed low, seed high) and counter = (block low, block high, stream low, stream high).
+// Block number k has the four words x0..x3 = counter_hash_block(k low, counter_hash_key(seed, stream, k high))
+// of optim/counter_hash.h.
 // Gaussian: block 32b + l (l < 32) with output words x0..x3 gives the Box-Muller pairs (x0, x2) and (x1, x3):
 //   for p in {0, 1}, u = ((x_p >> 8) + 1) / 2^24 in (0, 1], angle = 2 pi (x_{p+2} >> 8) / 2^24, and
 //   z_{128b + 32p + l} = sqrt(-2 ln u) cos(angle), z_{128b + 64 + 32p + l} = sqrt(-2 ln u) sin(angle).
 // Rademacher: i = 4096b + 32(32w + t) + l uses bit t of word w of block 32b + l, with the top bit of the block
-//   high word set (so its counters never meet the Gaussian ones); z = -1 if the bit is set, else +1.
+//   high word set (so its keys never meet the Gaussian ones); z = -1 if the bit is set, else +1.
 // The log and sin/cos are float polynomials (about 2e-7 relative error), so bits can differ between builds
 // that contract a*b+c into an FMA and builds that don't (PORTABLE=1), never between runs of one build.
 inline constexpr size_t kGaussianBatch = 128;

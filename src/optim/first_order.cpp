@@ -1,6 +1,7 @@
 #include "optim/first_order.h"
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -47,19 +48,25 @@ double clip_gradient_norm(std::span<float> grad, std::span<const IndexRange> ran
     return norm;
 }
 
-StepReport evaluate_gradient(Objective& objective, uint64_t step, double max_grad_norm) {
+StepReport evaluate_gradient(Objective& objective, double max_grad_norm) {
     StepReport report;
     report.loss = objective.loss_and_gradient();
     report.loss_kind = "unperturbed";
     report.forward_passes = 1;
     report.backward_passes = 1;
-    const std::string where = "step " + std::to_string(step) + ": ";
-    if (!std::isfinite(report.loss)) throw Error(where + "non-finite loss (" + std::to_string(report.loss) + ")");
-    const double norm = clip_gradient_norm(objective.gradient, objective.trainable, max_grad_norm);
-    if (!std::isfinite(norm)) throw Error(where + "non-finite gradient");
+    const double norm = std::isfinite(report.loss)
+                            ? clip_gradient_norm(objective.gradient, objective.trainable, max_grad_norm)
+                            : report.loss;
+    if (!std::isfinite(norm)) {
+        report.loss = std::numeric_limits<double>::quiet_NaN();
+        report.fields["skipped_nonfinite"] = true;
+        return report;
+    }
     report.fields["grad_norm"] = norm;
     return report;
 }
+
+bool update_skipped(const StepReport& report) { return report.fields.contains("skipped_nonfinite"); }
 
 bool range_decays(const Objective& objective, size_t r, bool decay_all) {
     if (decay_all) return true;

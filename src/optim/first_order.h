@@ -20,10 +20,11 @@ double gradient_norm(std::span<const float> grad, std::span<const IndexRange> ra
 double clip_gradient_norm(std::span<float> grad, std::span<const IndexRange> ranges, double max_norm);
 
 // The first half of every first-order step: objective.loss_and_gradient() once, then the norm check and
-// clipping above. Throws nograd::Error("step N: non-finite loss" / "... gradient") before anything is
-// updated. The report carries the loss, one forward and one backward pass, and fields["grad_norm"]
-// (before clipping).
-StepReport evaluate_gradient(Objective& objective, uint64_t step, double max_grad_norm);
+// clipping above. The report carries the loss, one forward and one backward pass, and fields["grad_norm"]
+// (before clipping). A non-finite loss or gradient makes the report's loss NaN (fields["skipped_nonfinite"]):
+// the caller must then update nothing, and the training loop treats the step as a divergence.
+StepReport evaluate_gradient(Objective& objective, double max_grad_norm);
+bool update_skipped(const StepReport& report);  // evaluate_gradient found a non-finite loss or gradient
 
 // Does weight decay apply to trainable range r? Every range when decay_all is set, else
 // objective.decays[r]. Throws nograd::Error when the mask is needed but does not match the ranges.

@@ -28,7 +28,8 @@ SGD::SGD(size_t trainable_count, const SGDOptions& options)
 
 StepReport SGD::step(Objective& objective, const StepContext& context) {
     check_state_size("sgd", trainable_count_, objective);
-    StepReport report = evaluate_gradient(objective, context.step, options_.max_grad_norm);
+    StepReport report = evaluate_gradient(objective, options_.max_grad_norm);
+    if (update_skipped(report)) return report;
     size_t offset = 0;  // subset offset of the current range
     for (size_t r = 0; r < objective.trainable.size(); ++r) {
         const IndexRange range = objective.trainable[r];

@@ -8,19 +8,48 @@
 #include "optim/random_search.h"
 #include "optim/sgd.h"
 #include "optim/spsa.h"
+#include "optim/zeroth_order.h"
 #include "util/error.h"
 
 namespace nograd {
 namespace {
 
 // The first-order methods' flags (their options structs are plain data).
-std::vector<FlagSpec> first_order_flag_specs() {
+const FlagSpec kWeightDecayFlag{"--weight-decay", "L", "0", "adamw/sgd/spsa: weight decay (adamw/sgd/spsa: matrices only)"};
+const FlagSpec kMomentumFlag{"--momentum", "MU", "0", "sgd/spsa: momentum (> 0 costs one vector over the trained subset)"};
+const FlagSpec kGradClipFlag{"--grad-clip", "N", "0 (off)", "adamw/sgd: clip the gradient norm to N"};
+
+std::vector<FlagSpec> adamw_flag_specs() {
     return {{"--beta1", "B1", "0.9", "adamw: first-moment decay"},
             {"--beta2", "B2", "0.999", "adamw: second-moment decay"},
             {"--adam-eps", "E", "1e-8", "adamw: denominator epsilon"},
-            {"--weight-decay", "L", "0", "adamw/sgd/spsa: weight decay (adamw/sgd/spsa: matrices only)"},
-            {"--momentum", "MU", "0", "sgd/spsa: momentum (> 0 costs one vector over the trained subset)"},
-            {"--grad-clip", "N", "0 (off)", "adamw/sgd: clip the gradient norm to N"}};
+            kWeightDecayFlag, kGradClipFlag};
+}
+
+std::vector<FlagSpec> sgd_flag_specs() { return {kMomentumFlag, kWeightDecayFlag, kGradClipFlag}; }
+
+// The flags method `name` reads (a known name).
+std::vector<FlagSpec> method_flag_specs(const std::string& name) {
+    if (name == "adamw") return adamw_flag_specs();
+    if (name == "sgd") return sgd_flag_specs();
+    if (name == "random") return RandomSearchOptions::flag_specs();
+    if (name == "es") return EsOptions::flag_specs();
+    if (name == "spsa") return SpsaOptions::flag_specs();
+    return NewtonOptions::flag_specs();
+}
+
+// A hyperparameter flag of another method would be silently ignored: refuse it, naming who reads it.
+void reject_foreign_flags(const std::string& name, const Flags& flags) {
+    const std::vector<FlagSpec> own = method_flag_specs(name);
+    for (const FlagSpec& spec : optimizer_flag_specs()) {
+        if (!flags.has(spec.name)) continue;
+        if (std::any_of(own.begin(), own.end(), [&](const FlagSpec& o) { return o.name == spec.name; })) continue;
+        std::string readers;
+        for (const std::string& other : optimizer_names())
+            for (const FlagSpec& o : method_flag_specs(other))
+                if (o.name == spec.name) readers += (readers.empty() ? "" : ", ") + other;
+        throw UsageError(spec.name + ": not a flag of --optimizer " + name + " (it is read by " + readers + ")");
+    }
 }
 
 AdamWOptions adamw_options(const Flags& f) {
@@ -55,12 +84,20 @@ const std::vector<std::string>& optimizer_names() {
 
 std::vector<FlagSpec> optimizer_flag_specs() {
     std::vector<FlagSpec> specs;
-    append_unique(specs, first_order_flag_specs());
+    append_unique(specs, adamw_flag_specs());
+    append_unique(specs, sgd_flag_specs());
     append_unique(specs, RandomSearchOptions::flag_specs());
     append_unique(specs, EsOptions::flag_specs());
     append_unique(specs, SpsaOptions::flag_specs());
     append_unique(specs, NewtonOptions::flag_specs());
     return specs;
+}
+
+std::string default_learning_rates_text() {
+    std::string text;
+    for (const std::string& name : optimizer_names())
+        text += (text.empty() ? "" : ", ") + name + " " + number_text(default_learning_rate(name));
+    return text;
 }
 
 double default_learning_rate(const std::string& name) {
@@ -76,6 +113,7 @@ double default_learning_rate(const std::string& name) {
 OptimizerChoice make_optimizer(const std::string& name, const Flags& flags, uint64_t seed, size_t subset_size) {
     OptimizerChoice c;
     c.default_lr = default_learning_rate(name);
+    reject_foreign_flags(name, flags);
     if (name == "adamw") {
         c.optimizer = std::make_unique<AdamW>(subset_size, adamw_options(flags));
         c.first_order = true;

@@ -28,5 +28,6 @@ OptimizerChoice make_optimizer(const std::string& name, const Flags& flags, uint
 
 // The learning rate a method uses when --lr is absent.
 double default_learning_rate(const std::string& name);
+std::string default_learning_rates_text();  // "adamw 0.0003, sgd 0.1, ...", for --help
 
 }  // namespace nograd

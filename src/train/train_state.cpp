@@ -1,6 +1,9 @@
 #include "train/train_state.h"
 
+#include <cstdio>
+#include <cerrno>
 #include <cstring>
+#include <unistd.h>
 
 #include "util/checksum.h"
 #include "util/error.h"
@@ -103,6 +106,52 @@ TrainState load_train_state(const std::string& path) {
     }
     return state;
 }
+
+std::optional<TrainState> complete_interrupted_save(const std::string& state_path, uint64_t model_checksum) {
+    for (const std::string& candidate : leftover_temp_files(state_path)) {
+        try {
+            TrainState state = load_train_state(candidate);
+            if (state.meta.value("model_checksum", uint64_t(0)) != model_checksum) continue;
+            if (std::rename(candidate.c_str(), state_path.c_str()) != 0) continue;
+            std::fprintf(stderr, "%s: completed a save that was interrupted between its two renames (from %s)\n",
+                         state_path.c_str(), candidate.c_str());
+            return state;
+        } catch (const Error&) {  // unfinished or unrelated: not the one
+        } catch (const nlohmann::json::exception&) {
+        }
+    }
+    return std::nullopt;
+}
+
+std::string previous_pair_path(const std::string& model_path) {
+    return model_path.substr(0, model_path.size() - 4) + ".prev.bin";
+}
+
+void keep_as_previous_pair(const std::string& model_path) {
+    const std::string previous = previous_pair_path(model_path);
+    for (const auto& [from, to] : {std::pair{model_path, previous},
+                                   std::pair{state_path_for(model_path), state_path_for(previous)}}) {
+        std::remove(to.c_str());
+        if (link(from.c_str(), to.c_str()) != 0)
+            throw Error(to + ": cannot keep the previous pair for --on-divergence rollback (hard link to " + from +
+                        "): " + std::strerror(errno));
+    }
+}
+
+void remove_leftover_temp_files(const std::string& model_path) {
+    for (const std::string& path : {model_path, state_path_for(model_path)})
+        for (const std::string& leftover : leftover_temp_files(path)) std::remove(leftover.c_str());
+}
+
+namespace {
+bool ends_with_after_stem(const std::string& path, const std::string& suffix) {
+    return path.size() > suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+           path[path.size() - suffix.size() - 1] != '/';
+}
+}  // namespace
+
+bool has_checkpoint_suffix(const std::string& path) { return ends_with_after_stem(path, ".bin"); }
+bool has_state_suffix(const std::string& path) { return ends_with_after_stem(path, ".state"); }
 
 std::string state_path_for(const std::string& model_path) {
     const size_t dot = model_path.rfind(".bin");

@@ -8,6 +8,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 #include <span>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,24 @@ struct TrainState {
 void write_train_state(AtomicOutputFile& out, const nlohmann::json& meta, const std::vector<std::span<float>>& vectors);
 
 TrainState load_train_state(const std::string& path);
+
+// A save renames the checkpoint, then its state: a crash between the two leaves the new checkpoint beside
+// the old state, with the new state complete in a leftover temporary file. This finds that file (its own
+// checksum intact and its model checksum equal to `model_checksum`), renames it into place and returns it,
+// completing the save. Without one, it returns nothing.
+std::optional<TrainState> complete_interrupted_save(const std::string& state_path, uint64_t model_checksum);
+
+// Removes the temporary files of saves that died before renaming (they can be as large as a checkpoint).
+void remove_leftover_temp_files(const std::string& model_path);
+
+// Training checkpoints are named OUT.bin, their state OUT.state: the pair is found from either name.
+bool has_checkpoint_suffix(const std::string& path);  // ends in ".bin" after a non-empty stem
+bool has_state_suffix(const std::string& path);       // ends in ".state" after a non-empty stem
+
+// OUT.bin → OUT.prev.bin: where --on-divergence rollback keeps the pair before the current one.
+std::string previous_pair_path(const std::string& model_path);
+// Makes OUT.prev.{bin,state} hard links to OUT.{bin,state} (replacing older ones), before a save replaces those.
+void keep_as_previous_pair(const std::string& model_path);
 
 // OUT.bin → OUT.state
 std::string state_path_for(const std::string& model_path);

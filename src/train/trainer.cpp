@@ -11,6 +11,7 @@
 #include "kernels/gemm.h"
 #include "model/backward.h"
 #include "model/checkpoint.h"
+#include "optim/zeroth_order.h"
 #include "train/data_order.h"
 #include "train/evaluate.h"
 #include "train/interrupt.h"
@@ -92,7 +93,9 @@ json run_fingerprint(const Optimizer& optimizer, const ParameterSubset& subset, 
     return {{"optimizer", optimizer.name()}, {"hyperparameters", optimizer.hyperparameters()},
             {"batch", s.batch}, {"seq", s.seq}, {"seed", s.seed}, {"shuffle", s.shuffle},
             {"schedule", schedule},
-            {"trained_parameters", subset.size()}, {"train_data", train_data.pattern()}};
+            {"trained_parameters", subset.size()},
+            {"trained_ranges", checksum64(subset.ranges.data(), subset.ranges.size() * sizeof(IndexRange))},
+            {"train_data", train_data.pattern()}};
 }
 
 uint64_t model_checksum(const GPT2& model) { return checksum64(model.params.data(), model.params.size() * 4); }
@@ -150,15 +153,26 @@ public:
     long resume();
     void check_replicas(const std::string& when);
     TrainResult run(long start_step);
+    bool stopping_together() const { return stopping_together_; }
 
 private:
     double batch_loss(const int* inputs, const int* targets);
     double batch_loss_and_gradient();
     double gathered_loss();
+    long restore_state(const std::string& state_path, bool resuming);
+    long reload_pair(const std::string& model_path);
+    long roll_back(long step, const std::string& why, bool at_saved_parameters);
+    long after_divergence(long step, const std::string& why, bool at_saved_parameters, bool interrupted);
+    [[noreturn]] void stop_together(const std::string& why);
+    std::string divergence(double loss, const std::string& which) const;
+    std::string loss_check_before_save(long step);
+    double agreed_batch_loss();
+    void check_room_to_save() const;
     double validate();
     double validate_and_log(long step);
-    void step(long step, TrainResult& result);
-    void save(long step);
+    std::string step(long step, TrainResult& result);
+    void save(long step, bool keep_previous = true);
+    void write_pair(long step, bool keep_previous);
     void progress(long step, const StepReport& report, double step_seconds);
 
     GPT2& model_;
@@ -180,6 +194,12 @@ private:
     json fingerprint_;
     double first_loss_ = NAN;
     uint64_t bytes_at_last_record_ = 0;
+    double lr_scale_ = 1.0;  // halved by each divergence rollback; saved, so a resume continues with it
+    long rollbacks_ = 0;
+    bool have_batch_ = false;  // batch_ holds a step's batch (for the loss check before a save)
+    long latest_saved_ = -1;   // steps of the pairs on disk (OUT, and OUT.prev in rollback mode), -1: none
+    long previous_saved_ = -1;
+    bool stopping_together_ = false;  // the error in flight was raised by every process at the same point
 };
 
 // The loss of one whole batch (B, T). Data-parallel, this process runs the forward pass on its own
@@ -224,42 +244,116 @@ void Run::check_replicas(const std::string& when) {
     for (int r = 1; r < comm_.size(); ++r)
         for (size_t k = 0; k < 3; ++k)
             if (all[3 * size_t(r) + k] != all[k])
-                throw Error("process rank " + std::to_string(r) + " holds different " + what[k] + " than rank 0 " +
-                            when + " (checksum " + std::to_string(all[3 * size_t(r) + k]) + " vs " +
-                            std::to_string(all[k]) + "): every process must load the same files and flags");
+                stop_together("process rank " + std::to_string(r) + " holds different " + what[k] + " than rank 0 " +
+                              when + " (checksum " + std::to_string(all[3 * size_t(r) + k]) + " vs " +
+                              std::to_string(all[k]) + "): every process must load the same files and flags");
 }
 
 long Run::resume() {
     if (s_.resume_path.empty()) return 0;
-    TrainState state = load_train_state(s_.resume_path);
-    const json& meta = state.meta;
-    const std::string model_path = model_path_for(s_.resume_path);
-    if (meta.at("model_checksum") != model_checksum(model_))
-        throw Error(s_.resume_path + ": expected the model it was saved with, found a different " + model_path +
-                    " (checksum mismatch); resume from a matching pair");
-    for (const auto& [key, value] : meta.at("settings").items())
-        if (fingerprint_.value(key, json()) != value)
-            throw UsageError("--resume " + s_.resume_path + ": the run was started with " + key + " = " + value.dump() +
-                             ", this one has " + fingerprint_.value(key, json()).dump());
-    optimizer_.load_state_scalars(meta.at("optimizer"));
-    std::vector<std::span<float>> vectors = optimizer_.state_vectors();
-    if (vectors.size() != state.vectors.size())
-        throw file_error(s_.resume_path, std::to_string(vectors.size()) + " optimizer vectors",
-                         std::to_string(state.vectors.size()));
-    for (size_t i = 0; i < vectors.size(); ++i) {
-        if (vectors[i].size() != state.vectors[i].size())
-            throw file_error(s_.resume_path, "optimizer vector of " + std::to_string(vectors[i].size()) + " floats",
-                             std::to_string(state.vectors[i].size()));
-        std::copy(state.vectors[i].begin(), state.vectors[i].end(), vectors[i].begin());
+    return restore_state(s_.resume_path, true);
+}
+
+// Loads a state file of this run into the optimizer and returns its step. `resuming`: a new process
+// continuing the run (also takes the counters and the learning-rate scale); otherwise a rollback, which
+// keeps counting the compute it spent on the steps it discards.
+long Run::restore_state(const std::string& state_path, bool resuming) {
+    TrainState state = load_train_state(state_path);
+    const std::string model_path = model_path_for(state_path);
+    const uint64_t checksum = model_checksum(model_);
+    if (state.meta.value("model_checksum", json()) != checksum) {
+        std::optional<TrainState> completed = complete_interrupted_save(state_path, checksum);
+        if (!completed)
+            throw Error(state_path + ": expected the model it was saved with, found a different " + model_path +
+                        " (checksum mismatch); resume from a matching pair");
+        state = std::move(*completed);
     }
-    counters_.from_json(meta.at("counters"));
-    first_loss_ = meta.value("first_loss", NAN);
-    // A whole number in --steps' range: 1e300 would overflow the conversion, a negative count would
-    // train (almost) forever before reaching --steps.
-    const json& step = meta.at("step");
-    if (!step.is_number_unsigned() || step.get<uint64_t>() > (uint64_t(1) << 40))
-        throw file_error(s_.resume_path, "a step count from 0 to 2^40", step.dump());
-    return long(step.get<uint64_t>());
+    try {
+        const json& meta = state.meta;
+        for (const auto& [key, value] : meta.at("settings").items())
+            if (fingerprint_.value(key, json()) != value)
+                throw UsageError("--resume " + state_path + ": the run was started with " + key + " = " +
+                                 value.dump() + ", this one has " + fingerprint_.value(key, json()).dump());
+        optimizer_.load_state_scalars(meta.at("optimizer"));
+        std::vector<std::span<float>> vectors = optimizer_.state_vectors();
+        if (vectors.size() != state.vectors.size())
+            throw file_error(state_path, std::to_string(vectors.size()) + " optimizer vectors",
+                             std::to_string(state.vectors.size()));
+        for (size_t i = 0; i < vectors.size(); ++i) {
+            if (vectors[i].size() != state.vectors[i].size())
+                throw file_error(state_path, "optimizer vector of " + std::to_string(vectors[i].size()) + " floats",
+                                 std::to_string(state.vectors[i].size()));
+            std::copy(state.vectors[i].begin(), state.vectors[i].end(), vectors[i].begin());
+        }
+        if (resuming) {
+            counters_.from_json(meta.at("counters"));
+            first_loss_ = meta.value("first_loss", NAN);
+            lr_scale_ = meta.value("lr_scale", 1.0);
+            rollbacks_ = meta.value("rollbacks", 0L);
+        }
+        // A whole number in --steps' range: 1e300 would overflow the conversion, a negative count would
+        // train (almost) forever before reaching --steps.
+        const json& step = meta.at("step");
+        if (!step.is_number_unsigned() || step.get<uint64_t>() > (uint64_t(1) << 40))
+            throw file_error(state_path, "a step count from 0 to 2^40", step.dump());
+        return long(step.get<uint64_t>());
+    } catch (const json::exception& e) {  // a field missing or of the wrong type
+        throw file_error(state_path, "a nograd training state's fields", e.what());
+    }
+}
+
+// The divergence guard's second choice: back to the last saved pair, reloaded into the buffers the run
+// already has (no parameter-sized copy is ever kept in memory), with the learning rate halved so the
+// replayed steps (same batches, same directions) take a different path.
+long Run::roll_back(long step, const std::string& why, bool at_saved_parameters) {
+    // The loss of the step right after a save is measured at the saved parameters themselves: replaying
+    // from them would meet the same loss, so that case goes back one pair further.
+    const bool older = at_saved_parameters;
+    if (older && previous_saved_ < 0)
+        stop_together("step " + std::to_string(step) + ": " + why + ", at the parameters saved in " + s_.save_path +
+                      ", and no older pair to roll back to; stopping (lower --lr)");
+    const std::string path = older ? previous_pair_path(s_.save_path) : s_.save_path;
+    ++rollbacks_;
+    lr_scale_ *= 0.5;
+    const long back_to = reload_pair(path);
+    if (older) {
+        save(back_to, false);  // the older pair becomes the current one again
+        previous_saved_ = -1;  // (and there is nothing older than it)
+    }
+    if (comm_.rank() == 0)
+        std::fprintf(stderr, "step %ld: %s; rolled back to step %ld (%s), learning rate x%g (rollback %ld of %ld)\n",
+                     step, why.c_str(), back_to, path.c_str(), lr_scale_, rollbacks_, s_.max_rollbacks);
+    log_.write({{"kind", "rollback"}, {"step", step}, {"reason", why}, {"to_step", back_to},
+                {"lr_scale", lr_scale_}, {"rollbacks", rollbacks_}});
+    return back_to;
+}
+
+// Every process reads the pair rank 0 wrote, so under mpirun they must all see the --save folder (as
+// --resume needs). The barrier keeps any read after rank 0's last write; a process that cannot read stops
+// them all, and the checksum exchange confirms that they reloaded the same bits.
+long Run::reload_pair(const std::string& model_path) {
+    comm_.barrier();
+    long step = 0;
+    try {
+        setup_together(comm_, [&] {
+            reload_checkpoint(model_, model_path);
+            step = restore_state(state_path_for(model_path), false);
+        });
+    } catch (const Error&) {
+        stopping_together_ = true;  // every process throws (setup_together)
+        throw;
+    }
+    check_replicas("after reloading " + model_path);
+    return step;
+}
+
+// A full disk is found now, not at the first save after hours of training. A save writes the checkpoint
+// and the state beside the old pair before replacing it, so it needs their size in free space.
+void Run::check_room_to_save() const {
+    if (s_.save_path.empty() || comm_.rank() != 0) return;  // only rank 0 writes
+    size_t state_bytes = 1 << 16;
+    for (const std::span<float>& v : optimizer_.state_vectors()) state_bytes += v.size() * sizeof(float) + 8;
+    check_free_space(s_.save_path, 1024 + model_.params.size() * sizeof(float) + state_bytes, "--save");
 }
 
 double Run::validate() {
@@ -282,19 +376,31 @@ double Run::validate_and_log(long step) {
     return loss;
 }
 
-void Run::save(long step) {
-    if (s_.save_path.empty() || comm_.rank() != 0) return;
+void Run::save(long step, bool keep_previous) {
+    if (s_.save_path.empty()) return;
+    // Rollback keeps the pair before this one too, as hard links (no copy; its space is kept).
+    const bool keep = keep_previous && s_.on_divergence == DivergenceAction::rollback && latest_saved_ >= 0;
+    if (comm_.rank() == 0) write_pair(step, keep);
+    // Every process keeps the bookkeeping, so all of them take the same rollback decisions.
+    if (keep) previous_saved_ = latest_saved_;
+    latest_saved_ = step;
+}
+
+void Run::write_pair(long step, bool keep_previous) {
     const std::string state_path = state_path_for(s_.save_path);
     const json meta = {{"step", step}, {"settings", fingerprint_}, {"optimizer", optimizer_.state_scalars()},
                        {"model_checksum", model_checksum(model_)}, {"counters", counters_.to_json()},
-                       {"first_loss", first_loss_}, {"nograd", nograd_version()}};
+                       {"first_loss", first_loss_}, {"lr_scale", lr_scale_}, {"rollbacks", rollbacks_},
+                       {"nograd", nograd_version()}};
     // Both files are complete on disk before either replaces its predecessor, so a crash mid-save
     // leaves the previous pair in place.
     AtomicOutputFile model_out(s_.save_path), state_out(state_path);
     write_checkpoint(model_, model_out, s_.save_path);
     write_train_state(state_out, meta, optimizer_.state_vectors());
+    if (keep_previous) keep_as_previous_pair(s_.save_path);
     model_out.commit();
     state_out.commit();
+    remove_leftover_temp_files(s_.save_path);  // of earlier saves that died before renaming
 }
 
 void Run::progress(long step, const StepReport& r, double step_seconds) {
@@ -308,17 +414,16 @@ void Run::progress(long step, const StepReport& r, double step_seconds) {
                  (r.forward_passes + 2.0 * r.backward_passes) / step_seconds, eta);
 }
 
-void Run::step(long step, TrainResult& result) {
+// One optimizer step, logged. Returns why the step diverged, or "" when it did not.
+std::string Run::step(long step, TrainResult& result) {
     const auto start = Clock::now();
     train_data_.read_batch(order_.batch_for_step(uint64_t(step)), s_.batch, s_.seq, batch_.inputs.data(),
                            batch_.targets.data());
-    const double lr = s_.schedule.at(step);
+    const double lr = s_.schedule.at(step) * lr_scale_;
     const StepReport report = optimizer_.step(objective_, StepContext{uint64_t(step), lr});
+    have_batch_ = true;
     const double step_seconds = seconds_since(start);
-    if (!std::isfinite(report.loss))
-        throw Error("step " + std::to_string(step) + ": the loss is " + std::to_string(report.loss) +
-                    "; stopping without saving it (lower --lr?)");
-    if (std::isnan(first_loss_)) first_loss_ = report.loss;
+    if (std::isfinite(report.loss) && std::isnan(first_loss_)) first_loss_ = report.loss;
     counters_.forward_passes += report.forward_passes;
     counters_.backward_passes += report.backward_passes;
     counters_.tokens += double(s_.batch) * s_.seq;
@@ -335,41 +440,54 @@ void Run::step(long step, TrainResult& result) {
     log_.write(record);
     progress(step, report, step_seconds);
     result.train_loss = report.loss;
-    if (s_.divergence_factor > 0 && report.loss > s_.divergence_factor * first_loss_)
-        throw Error("step " + std::to_string(step) + ": the loss " + std::to_string(report.loss) + " exceeds " +
-                    std::to_string(s_.divergence_factor) + " x the first step's " + std::to_string(first_loss_) +
-                    "; stopping without saving (see --divergence-factor)");
+    return divergence(report.loss, "");
 }
 
 TrainResult Run::run(long start_step) {
     TrainResult result;
+    if (!s_.resume_path.empty()) latest_saved_ = start_step;
     log_.write({{"kind", "run"}, {"flags", s_.flags}, {"settings", fingerprint_}, {"resumed_from", start_step},
-                {"backend", gemm_backend_name()}, {"nograd", nograd_version()}, {"rng", "philox4x32-10 v1"},
-                {"ranks", comm_.size()}, {"parallel", parallel_mode(comm_, s_)}});
+                {"backend", gemm_backend_name()}, {"nograd", nograd_version()},
+                {"rng", "counter-hash (triple32/lowbias32) v2"}, {"ranks", comm_.size()},
+                {"parallel", parallel_mode(comm_, s_)}});
     bytes_at_last_record_ = comm_.bytes_sent();
     result.val_loss_before = validate_and_log(start_step);
     double last_val_loss = result.val_loss_before;  // a run that stops right after a validation reuses it
     long last_val_step = start_step;
+    check_room_to_save();
+    if (s_.on_divergence == DivergenceAction::rollback && start_step == 0) save(0);  // always a pair to go back to
     install_interrupt_handlers();
     long step = start_step;
-    while (step < s_.steps) {
-        if (s_.max_forward_passes > 0 && counters_.forward_equivalents() >= s_.max_forward_passes) {
-            result.stop_reason = "forward-pass budget reached";
-            break;
+    for (;;) {
+        std::string diverged;
+        bool at_saved_parameters = false;  // the diverged loss was measured at the last saved parameters
+        while (step < s_.steps && diverged.empty()) {
+            if (s_.max_forward_passes > 0 && counters_.forward_equivalents() >= s_.max_forward_passes) {
+                result.stop_reason = "forward-pass budget reached";
+                break;
+            }
+            diverged = this->step(++step, result);
+            at_saved_parameters = !diverged.empty() && step == latest_saved_ + 1;
+            const bool save_now = s_.save_every > 0 && step % s_.save_every == 0 && step < s_.steps;
+            if (diverged.empty() && save_now) diverged = loss_check_before_save(step);
+            if (!diverged.empty()) break;
+            result.steps_done = step;
+            if (s_.val_every > 0 && step % s_.val_every == 0 && step < s_.steps) {
+                last_val_loss = validate_and_log(step);
+                last_val_step = step;
+            }
+            if (save_now) save(step);
+            // Every process stops after the same step, even if the signal reached them at different times.
+            if (comm_.any(interrupt_requested())) {
+                result.interrupted = true;
+                result.stop_reason = "interrupted";
+                break;
+            }
         }
-        this->step(++step, result);
-        result.steps_done = step;
-        if (s_.val_every > 0 && step % s_.val_every == 0 && step < s_.steps) {
-            last_val_loss = validate_and_log(step);
-            last_val_step = step;
-        }
-        if (s_.save_every > 0 && step % s_.save_every == 0) save(step);
-        // Every process stops after the same step, even if the signal reached them at different times.
-        if (comm_.any(interrupt_requested())) {
-            result.interrupted = true;
-            result.stop_reason = "interrupted";
-            break;
-        }
+        if (diverged.empty()) diverged = loss_check_before_save(step);
+        if (diverged.empty()) break;
+        step = after_divergence(step, diverged, at_saved_parameters, result.interrupted);  // throws to stop
+        result.stop_reason.clear();
     }
     result.steps_done = step;
     result.val_loss_after = step == last_val_step ? last_val_loss : validate_and_log(step);
@@ -377,7 +495,53 @@ TrainResult Run::run(long start_step) {
     save(step);
     result.forward_passes = counters_.forward_equivalents();
     result.seconds = counters_.elapsed_seconds;
+    result.rollbacks = rollbacks_;
     return result;
+}
+
+// A step's loss is measured before its own update, so the parameters a save would write have not been
+// evaluated yet. They are, here, on the step's batch (one forward pass, not counted as training), so a
+// checkpoint that has blown up is never written, and a rollback never returns to one.
+std::string Run::loss_check_before_save(long step) {
+    if (s_.save_path.empty() || !have_batch_) return "";
+    return divergence(agreed_batch_loss(), "after its update");
+}
+
+// The step batch's loss at the current parameters, the same number on every process: data-parallel it is
+// gathered anyway; otherwise rank 0 evaluates it and shares it (its block of one item), since processes on
+// different hosts may round differently and must still take the same decision.
+double Run::agreed_batch_loss() {
+    if (s_.data_parallel || comm_.size() == 1) return batch_loss(batch_.inputs.data(), batch_.targets.data());
+    std::vector<double> mine;
+    if (comm_.rank() == 0) mine.push_back(batch_loss(batch_.inputs.data(), batch_.targets.data()));
+    return comm_.allgather_blocks(mine, 1).at(0);
+}
+
+// Why a loss counts as divergence, or "" when it does not.
+std::string Run::divergence(double loss, const std::string& which) const {
+    const std::string what = which.empty() ? "the loss" : "the loss " + which;
+    if (!std::isfinite(loss)) return what + " is " + std::to_string(loss);
+    if (s_.divergence_factor > 0 && loss > s_.divergence_factor * first_loss_)
+        return what + " (" + std::to_string(loss) + ") exceeds " + number_text(s_.divergence_factor) +
+               " x the first step's " + std::to_string(first_loss_) + " (--divergence-factor)";
+    return "";
+}
+
+// Stops the run (nothing of the diverged state is saved), or rolls back; returns the step to go on from.
+long Run::after_divergence(long step, const std::string& why, bool at_saved_parameters, bool interrupted) {
+    const bool rollback = s_.on_divergence == DivergenceAction::rollback && !interrupted;
+    if (!rollback || rollbacks_ >= s_.max_rollbacks)
+        stop_together("step " + std::to_string(step) + ": " + why + "; stopping without saving it " +
+                      (rollback ? "after " + std::to_string(rollbacks_) + " rollbacks (lower --lr)"
+                                : "(lower --lr, or --on-divergence rollback)"));
+    return roll_back(step, why, at_saved_parameters);
+}
+
+// For a stop that every process decides at the same point from the same numbers (the losses are
+// gathered): each ends with this error, as one process would, instead of MPI_Abort.
+void Run::stop_together(const std::string& why) {
+    stopping_together_ = true;
+    throw Error(why);
 }
 
 }  // namespace
@@ -386,16 +550,21 @@ TrainResult train(GPT2& model, Optimizer& optimizer, const TokenDataset& train_d
                   const ParameterSubset& subset, const TrainSettings& settings, Communicator& comm) {
     std::optional<Run> run;
     long start_step = 0;
-    setup_together(comm, [&] {
-        run.emplace(model, optimizer, train_data, val_data, subset, settings, comm);
-        start_step = run->resume();
-    });
+    // Rank 0 resumes first: it may complete an interrupted save (a rename) that the others then read.
+    for (const bool rank0_turn : {true, false})
+        setup_together(comm, [&] {
+            if ((comm.rank() == 0) != rank0_turn) return;
+            run.emplace(model, optimizer, train_data, val_data, subset, settings, comm);
+            start_step = run->resume();
+        });
     run->check_replicas("at the start");
     if (comm.size() == 1) return run->run(start_step);
-    // From here on the other processes may be waiting in a collective: an error ends them all.
+    // From here on the other processes may be waiting in a collective: an error ends them all, unless
+    // every process raised it at the same point.
     try {
         return run->run(start_step);
     } catch (const Error& e) {
+        if (run->stopping_together()) throw;
         comm.abort("train", e.what(), e.exit_status());
     } catch (const std::exception& e) {
         comm.abort("train", e.what(), kExitRuntime);

@@ -3,6 +3,7 @@
 // resumes bit-exactly, and stops cleanly on SIGINT/SIGTERM or a non-finite loss. With several processes
 // (mpirun) it also splits the work: the step's evaluations or the batch's sequences.
 #pragma once
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -14,6 +15,8 @@
 #include "util/comm.h"
 
 namespace nograd {
+
+enum class DivergenceAction { stop, rollback };
 
 struct TrainSettings {
     long steps = 0;                  // total steps, counting those done before a resume
@@ -29,7 +32,12 @@ struct TrainSettings {
     std::string resume_path;         // a .state file written by an earlier run
     LrSchedule schedule;
     double max_forward_passes = 0;   // budget in forward-pass equivalents (a backward counts 2); 0 = none
-    double divergence_factor = 0.0;  // stop when the loss exceeds this × the first step's loss; 0 = off
+    // Divergence guard: a step whose loss is non-finite, or above divergence_factor × the first step's loss
+    // (0 = no threshold), either stops the run or rolls back to the last saved checkpoint and state with the
+    // learning rate halved (at most max_rollbacks times; then it stops). Nothing diverged is ever saved.
+    double divergence_factor = 3.0;
+    DivergenceAction on_divergence = DivergenceAction::stop;
+    long max_rollbacks = 3;
     bool first_order = false;        // the optimizer needs gradients (backprop)
     bool progress = true;            // progress lines on stderr
     bool data_parallel = false;      // several processes split each batch's sequences (else, when the
@@ -39,7 +47,8 @@ struct TrainSettings {
 
 struct TrainResult {
     long steps_done = 0;             // the last step completed
-    double train_loss = 0.0;         // the last step's reported loss
+    double train_loss = NAN;         // the last step's reported loss (NaN if no step ran)
+    long rollbacks = 0;              // divergence rollbacks taken
     double val_loss_before = 0.0;    // NaN without validation data
     double val_loss_after = 0.0;
     double forward_passes = 0.0;     // forward-pass equivalents, cumulative

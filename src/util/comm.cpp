@@ -127,6 +127,13 @@ bool Communicator::any(bool flag) {
     return std::any_of(all.begin(), all.end(), [](uint64_t v) { return v != 0; });
 }
 
+void Communicator::barrier() {
+    if (size_ == 1) return;
+#ifdef NOGRAD_MPI
+    check_mpi(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+#endif
+}
+
 void Communicator::abort(const std::string& command, const std::string& message, int status) {
     std::fprintf(stderr, "nograd %s (rank %d of %d): %s\n", command.c_str(), rank_, size_, message.c_str());
     std::fflush(stderr);

@@ -50,6 +50,8 @@ public:
     void allreduce_sum(std::span<float> data);
     // True on every process if `flag` is true on any.
     bool any(bool flag);
+    // Returns once every process has called it (no payload: nothing counted in bytes_sent).
+    void barrier();
     // Prints "nograd <command> (rank r of K): <message>" on stderr and ends every process with `status`
     // (MPI_Abort): for an error on one process after the others may already wait in a collective.
     [[noreturn]] void abort(const std::string& command, const std::string& message, int status);

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdio>
 #include <string>
+#include <vector>
 
 namespace nograd {
 
@@ -44,6 +45,19 @@ private:
     FILE* file_ = nullptr;
     bool finished_ = false;
 };
+
+// The folder holding `path` ("." for a bare name).
+std::string parent_folder(const std::string& path);
+
+// AtomicOutputFile's temporary files are `path` + ".tmp" + the writer's pid. Those left behind by a writer
+// that died (its pid no longer runs) are returned: finished ones can complete an interrupted save, the rest
+// are litter.
+std::string temp_path_prefix(const std::string& path);
+std::vector<std::string> leftover_temp_files(const std::string& path);
+
+// Throws nograd::Error naming the flag when `path`'s folder has fewer than `bytes` free: a full disk is
+// reported before a long run, not at its first save.
+void check_free_space(const std::string& path, size_t bytes, const std::string& flag);
 
 // Checks that a file can be created in `path`'s folder, before a long run depends on it.
 void check_writable(const std::string& path, const std::string& flag);

@@ -1,9 +1,11 @@
 #include "util/flags.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <omp.h>
+#include <sched.h>
 
 #include "kernels/gemm.h"
 #include "util/error.h"
@@ -42,6 +44,9 @@ void Flags::parse(const std::vector<std::string>& args) {
             if (inline_value) throw UsageError(name + " takes no value");
         } else if (!inline_value) {
             if (i + 1 >= args.size()) throw UsageError(name + " needs a value (" + s->value + ")");
+            // `--out --json` is a forgotten value, not a file named --json (--out=--json still is one).
+            if (spec(args[i + 1].substr(0, args[i + 1].find('='))))
+                throw UsageError(name + " needs a value (" + s->value + "), found the flag " + args[i + 1]);
             value = args[++i];
         }
         values_[name] = value;
@@ -71,7 +76,7 @@ long long Flags::integer(const std::string& name, long long fallback, long long 
     errno = 0;
     char* end = nullptr;
     const long long v = std::strtoll(s.c_str(), &end, 10);
-    if (s.empty() || *end != '\0' || errno == ERANGE)
+    if (s.empty() || std::isspace((unsigned char)s[0]) || *end != '\0' || errno == ERANGE)
         throw UsageError(name + ": expected an integer, found '" + s + "'");
     if (v < min || v > max)
         throw UsageError(name + ": expected " + std::to_string(min) + " to " + std::to_string(max) + ", found " + s);
@@ -83,7 +88,7 @@ double Flags::real(const std::string& name, double fallback, double min, double 
     const std::string s = text(name);
     char* end = nullptr;
     const double v = std::strtod(s.c_str(), &end);
-    if (s.empty() || *end != '\0' || !std::isfinite(v))
+    if (s.empty() || std::isspace((unsigned char)s[0]) || *end != '\0' || !std::isfinite(v))
         throw UsageError(name + ": expected a finite number, found '" + s + "'");
     if (v < min || v > max)
         throw UsageError(name + ": expected a number from " + std::to_string(min) + " to " + std::to_string(max) +
@@ -102,9 +107,26 @@ std::string Flags::help() const {
     return out;
 }
 
+namespace {
+
+// CPUs this process may run on (its affinity mask, which taskset, cgroups and mpirun narrow).
+int available_cpus() {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+    return CPU_COUNT(&set) > 0 ? CPU_COUNT(&set) : 1;
+}
+
+}  // namespace
+
+// More threads than CPUs only slows OpenMP down (its threads spin while waiting: 16 threads on 2 cores made
+// a tiny eval 100x slower), and absurd counts crash libgomp, so both sources are held to the CPU count.
 int setup_threads(const Flags& flags) {
-    int fallback = omp_get_max_threads();  // honours OMP_NUM_THREADS
-    const int threads = int(flags.integer("--threads", fallback, 1, 4096));
+    const int cpus = available_cpus();
+    const int from_env = omp_get_max_threads();  // OMP_NUM_THREADS, else the CPU count
+    if (!flags.has("--threads") && (from_env < 1 || from_env > cpus))
+        throw UsageError("OMP_NUM_THREADS: expected 1 to " + std::to_string(cpus) + " (the CPUs available), found " +
+                         std::to_string(from_env));
+    const int threads = int(flags.integer("--threads", from_env, 1, cpus));
     omp_set_num_threads(threads);
     gemm_setup(threads);
     return threads;
