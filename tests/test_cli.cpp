@@ -136,6 +136,21 @@ TEST_SUITE("cli") {
         CHECK(changed.err.find("optimizer") != std::string::npos);
     }
 
+    TEST_CASE("train --max-forward-passes stops at the budget, and the progress counts steps to it") {
+        // spsa spends 2 forward passes a step: a budget of 40 ends at step 20 of the million asked for.
+        const CliResult r = run_nograd({"train", "--model", kModel, "--train", kTokens, "--batch", "2", "--seq", "8",
+                                        "--optimizer", "spsa", "--steps", "1000000", "--max-forward-passes", "40",
+                                        "--json"});
+        CAPTURE(r.err);
+        REQUIRE(r.status == 0);
+        const auto j = nlohmann::json::parse(last_line(r.out));
+        CHECK(j["steps"] == 20);
+        CHECK(j["forward_passes"] == 40.0);
+        CHECK(r.err.find("step     1/20 ") != std::string::npos);
+        CHECK(r.err.find("step    20/20 ") != std::string::npos);
+        CHECK(r.err.find("/1000000") == std::string::npos);
+    }
+
     TEST_CASE("memory: a zeroth-order step needs inference memory; newton adds one vector") {
         // Deep but narrow (64 layers of 64 channels, vocab 512: 3.2M parameters, 12.8 MB), so parameters
         // dominate the process's footprint while each forward pass stays cheap.

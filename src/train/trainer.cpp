@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -173,6 +174,7 @@ private:
     std::string step(long step, TrainResult& result);
     void save(long step, bool keep_previous = true);
     void write_pair(long step, bool keep_previous);
+    long last_step(long step, const StepReport& report) const;
     void progress(long step, const StepReport& report, double step_seconds);
 
     GPT2& model_;
@@ -403,14 +405,23 @@ void Run::write_pair(long step, bool keep_previous) {
     remove_leftover_temp_files(s_.save_path);  // of earlier saves that died before renaming
 }
 
+// The step the run will end at: --steps, or sooner where --max-forward-passes runs out at this step's cost.
+long Run::last_step(long step, const StepReport& r) const {
+    const double per_step = r.forward_passes + 2.0 * r.backward_passes;
+    if (s_.max_forward_passes <= 0 || per_step <= 0) return s_.steps;
+    const double left = std::max(0.0, s_.max_forward_passes - counters_.forward_equivalents());
+    return long(std::min(double(s_.steps), double(step) + std::ceil(left / per_step)));
+}
+
 void Run::progress(long step, const StepReport& r, double step_seconds) {
     if (!s_.progress || comm_.rank() != 0) return;
+    const long last = last_step(step, r);
     const bool terminal = isatty(fileno(stderr));
-    const long every = terminal ? 1 : std::max(1L, s_.steps / 20);
-    if (step % every != 0 && step != s_.steps && step != 1) return;
-    const double eta = step_seconds * double(s_.steps - step);
+    const long every = terminal ? 1 : std::max(1L, last / 20);
+    if (step % every != 0 && step != last && step != 1) return;
+    const double eta = step_seconds * double(last - step);
     std::fprintf(stderr, "step %5ld/%ld | loss %.4f | %7.1f ms | %8.0f tok/s | %5.1f fwd/s | ETA %.0fs\n", step,
-                 s_.steps, r.loss, 1e3 * step_seconds, s_.batch * s_.seq / step_seconds,
+                 last, r.loss, 1e3 * step_seconds, s_.batch * s_.seq / step_seconds,
                  (r.forward_passes + 2.0 * r.backward_passes) / step_seconds, eta);
 }
 
