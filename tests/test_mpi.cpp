@@ -1,10 +1,11 @@
 // Several processes under mpirun (a build with MPI=1 only): population and data parallelism end with the
-// parameters one process gets, bit for bit; resume works across runs; backprop averages gradients; a
-// process that fails, early or late, stops all of them instead of leaving them waiting. Each run goes
-// through `timeout`, so a hang fails the test (status 124) instead of stalling the suite.
+// parameters one process gets, bit for bit; resume works across runs; divergence rollbacks replay the same way;
+// backprop averages gradients; a process that fails, early or late, stops all of them instead of leaving them
+// waiting. Each run goes through `timeout`, so a hang fails the test (status 124) instead of stalling the suite.
 #ifdef NOGRAD_MPI
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -46,15 +47,17 @@ std::vector<std::string> train_args(const TempDir& dir, const std::string& out, 
     return args;
 }
 
-std::vector<nlohmann::json> step_records(const std::string& log_path) {
-    std::vector<nlohmann::json> steps;
+std::vector<nlohmann::json> records_of_kind(const std::string& log_path, const std::string& kind) {
+    std::vector<nlohmann::json> records;
     std::ifstream in(log_path);
     for (std::string line; std::getline(in, line);) {
         nlohmann::json record = nlohmann::json::parse(line);
-        if (record["kind"] == "step") steps.push_back(record);
+        if (record["kind"] == kind) records.push_back(record);
     }
-    return steps;
+    return records;
 }
+
+std::vector<nlohmann::json> step_records(const std::string& log_path) { return records_of_kind(log_path, "step"); }
 
 bool same_file(const std::string& a, const std::string& b) {
     const std::vector<char> x = read_bytes(a), y = read_bytes(b);
@@ -147,6 +150,46 @@ TEST_SUITE("mpi") {
         CAPTURE(r.err);
         REQUIRE(r.status == 0);
         CHECK(same_file(dir.file("one.bin"), dir.file("many.bin")));
+    }
+
+    TEST_CASE("divergence: rollback on 2 and 3 processes replays the 1-process run; a stop ends all with its error") {
+        TempDir dir;
+        write_token_shard(dir.file("train.bin"), 4000, kVocab);
+        // SPSA at lr 0.5 with seed 4 blows up in several updates and rolls back 6 times, every pair saved. The
+        // last rollback goes to the older pair (OUT.prev): step 4's own loss, at the parameters saved after
+        // step 3, diverged, so it returns to step 2.
+        const std::vector<std::string> rollback = {"--optimizer", "spsa", "--samples", "4", "--lr", "0.5", "--seed",
+                                                   "4", "--steps", "12", "--save-every", "1", "--on-divergence",
+                                                   "rollback", "--max-rollbacks", "6"};
+        for (const int processes : {2, 3}) {
+            CAPTURE(processes);
+            check_same_as_one_process(dir, processes, rollback);
+            const std::vector<nlohmann::json> one = records_of_kind(dir.file("one.jsonl"), "rollback");
+            const auto to_older_pair = [](const nlohmann::json& r) { return r["to_step"] == r["step"].get<int>() - 2; };
+            CHECK(std::any_of(one.begin(), one.end(), to_older_pair));
+            CHECK(records_of_kind(dir.file("many.jsonl"), "rollback") == one);
+        }
+        std::vector<std::string> data_parallel = rollback;
+        data_parallel.push_back("--data-parallel");
+        check_same_as_one_process(dir, 2, data_parallel);
+        CHECK(!records_of_kind(dir.file("many.jsonl"), "rollback").empty());
+
+        // Without rollback every process stops at the same step with the one-process message and status,
+        // not through MPI_Abort.
+        const std::vector<std::string> stop = {"--optimizer", "spsa", "--samples", "4", "--lr", "10", "--steps", "10"};
+        const CliResult alone_stop = alone(train_args(dir, "one-stop", stop));
+        const CliResult many_stop = mpirun(2, train_args(dir, "many-stop", stop));
+        CAPTURE(alone_stop.err);
+        CAPTURE(many_stop.err);
+        REQUIRE(alone_stop.status == 1);
+        CHECK(many_stop.status == 1);
+        const size_t at = alone_stop.err.find("nograd train: step ");
+        REQUIRE(at != std::string::npos);
+        const std::string message = alone_stop.err.substr(at, alone_stop.err.find('\n', at) - at);
+        CHECK(message.find("the loss") != std::string::npos);
+        CHECK(count_of(many_stop.err, message) == 2);  // each process ends with it
+        CHECK(many_stop.err.find("MPI_ABORT") == std::string::npos);
+        CHECK(!file_exists(dir.file("many-stop.bin")));
     }
 
     TEST_CASE("backprop on 2 processes: the 1-process loss, averaged gradients, the allreduce's bytes in the log") {
