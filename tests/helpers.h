@@ -58,6 +58,13 @@ inline void write_bytes(const std::string& path, const void* data, size_t bytes)
     out.write(static_cast<const char*>(data), std::streamsize(bytes));
 }
 
+// AddressSanitizer's shadow memory and quarantine inflate resident memory: tests of peak RSS skip under it.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kUnderAddressSanitizer = true;
+#else
+inline constexpr bool kUnderAddressSanitizer = false;
+#endif
+
 inline const std::string kTinyFixture = "tests/fixtures/gpt2_tiny/";
 
 // The tiny fixture's meta.json (config, batch shape, PyTorch's loss, AdamW settings), written by

@@ -151,7 +151,8 @@ TEST_SUITE("cli") {
         CHECK(r.err.find("/1000000") == std::string::npos);
     }
 
-    TEST_CASE("memory: a zeroth-order step needs inference memory; newton adds one vector") {
+    TEST_CASE("memory: a zeroth-order step needs inference memory; newton adds one vector" *
+              doctest::skip(kUnderAddressSanitizer)) {
         // Deep but narrow (64 layers of 64 channels, vocab 512: 3.2M parameters, 12.8 MB), so parameters
         // dominate the process's footprint while each forward pass stays cheap.
         TempDir dir;

@@ -388,27 +388,19 @@ TEST_SUITE("reliability") {
         const TrainState state = load_train_state(state_path_for(out));
         CHECK(state.meta["step"] == 2);
         CHECK(describe_non_finite(load_checkpoint(out)).empty());
-        // SPSA at lr 1e6 blows the parameters up in some step's update (which one depends on the directions
-        // drawn; seed 6 blows up in step 2, so the branch that keeps a pair runs): that pair is never written,
-        // the one before it stays.
+        // newton's --h-warmup 1 leaves the parameters alone in step 1 (its pair is written), then lr 1e6 blows
+        // them up in step 2's update: that pair is never written, step 1's stays. (No rounding luck involved:
+        // with a tiny eps, SPSA's blow-up step depended on float rounding and differed between builds.)
         std::filesystem::remove(out);
         std::filesystem::remove(state_path_for(out));
-        const CliResult blown = run_nograd({"train", "--model", kModel, "--train", kTokens, "--optimizer", "spsa",
-                                            "--lr", "1e6", "--eps", "1e-9", "--steps", "8", "--batch", "2", "--seq",
-                                            "8", "--seed", "6", "--save-every", "1", "--save", out});
+        const CliResult blown = run_nograd({"train", "--model", kModel, "--train", kTokens, "--optimizer", "newton",
+                                            "--lr", "1e6", "--h-warmup", "1", "--steps", "8", "--batch", "2", "--seq",
+                                            "8", "--save-every", "1", "--save", out});
         CAPTURE(blown.err);
         CHECK(blown.status == 1);
-        const size_t said = blown.err.find(": the loss after its update");
-        REQUIRE(said != std::string::npos);
-        const size_t step_at = blown.err.rfind("step ", said);
-        REQUIRE(step_at != std::string::npos);
-        const long blown_step = std::stol(blown.err.substr(step_at + 5, said - step_at - 5));
-        if (blown_step == 1) {
-            CHECK(!file_exists(out));
-        } else {
-            CHECK(load_train_state(state_path_for(out)).meta["step"] == blown_step - 1);
-            CHECK(describe_non_finite(load_checkpoint(out)).empty());
-        }
+        CHECK(blown.err.find("step 2: the loss after its update") != std::string::npos);
+        CHECK(load_train_state(state_path_for(out)).meta["step"] == 1);
+        CHECK(describe_non_finite(load_checkpoint(out)).empty());
     }
 
     TEST_CASE("--on-divergence rollback: back to the last good pair, learning rate halved, run completes; resume is exact") {
