@@ -5,11 +5,13 @@
 #   make bench-full       the same with d24, d48, T=1024 and every backend (~15 min)
 #   make PORTABLE=1       generic x86-64 code (no -march=native)
 #   make SANITIZE=1       AddressSanitizer + UndefinedBehaviorSanitizer
+#   make MPI=1            built with mpicxx (Open MPI): `mpirun -np K build/nograd train ...` (see README)
 # Each combination of options builds into its own folder; build/nograd is the default one.
 
 BLAS     ?= blis
 PORTABLE ?= 0
 SANITIZE ?= 0
+MPI      ?= 0
 CXX      ?= g++
 
 ifeq ($(PORTABLE),1)
@@ -24,7 +26,7 @@ CXXFLAGS := -std=c++20 -O3 $(ARCH_FLAGS) -ffp-contract=fast -fno-math-errno -fop
 LDFLAGS  := -fopenmp
 LDLIBS   := -lpcre2-8
 
-VARIANT := $(BLAS)$(if $(filter 1,$(PORTABLE)),-portable)$(if $(filter 1,$(SANITIZE)),-sanitize)
+VARIANT := $(BLAS)$(if $(filter 1,$(PORTABLE)),-portable)$(if $(filter 1,$(MPI)),-mpi)$(if $(filter 1,$(SANITIZE)),-sanitize)
 ifeq ($(SANITIZE),1)
   # No recovery: an undefined-behaviour report ends the process, so a test cannot pass over it.
   CXXFLAGS := $(filter-out -O3,$(CXXFLAGS)) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -46,6 +48,13 @@ else ifeq ($(BLAS),none)
   DEP_GROUPS := build
 else
   $(error BLAS must be blis, openblas or none, not '$(BLAS)')
+endif
+
+# mpicxx is g++ with Open MPI's include and link flags; NOGRAD_MPI compiles util/comm.cpp's MPI half.
+ifeq ($(MPI),1)
+  CXX := mpicxx
+  CXXFLAGS += -DNOGRAD_MPI
+  DEP_GROUPS += mpi
 endif
 
 OBJ_DIR   := build/$(VARIANT)

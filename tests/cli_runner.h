@@ -1,5 +1,5 @@
-// Runs the real nograd binary (the one built beside this test binary) and collects what a user sees:
-// exit status, stdout, stderr, and the process's peak resident memory.
+// Runs the real nograd binary (the one built beside this test binary), or any command, and collects what a
+// user sees: exit status, stdout, stderr, and the process's peak resident memory.
 #pragma once
 #include <fcntl.h>
 #include <string>
@@ -18,7 +18,8 @@ struct CliResult {
     long peak_rss_kb = 0;
 };
 
-inline CliResult run_nograd(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
+// Runs argv[0] (looked up in PATH unless it has a slash) with the rest as its arguments.
+inline CliResult run_command(const std::vector<std::string>& command, const std::vector<std::string>& env = {}) {
     TempDir dir;
     const std::string out_path = dir.file("out"), err_path = dir.file("err");
     const pid_t pid = fork();
@@ -28,10 +29,10 @@ inline CliResult run_nograd(const std::vector<std::string>& args, const std::vec
         dup2(out, 1);
         dup2(err, 2);
         for (const std::string& e : env) putenv(const_cast<char*>(e.c_str()));
-        std::vector<char*> argv = {const_cast<char*>(NOGRAD_BINARY)};
-        for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        std::vector<char*> argv;
+        for (const std::string& a : command) argv.push_back(const_cast<char*>(a.c_str()));
         argv.push_back(nullptr);
-        execv(argv[0], argv.data());
+        execvp(argv[0], argv.data());
         _exit(127);
     }
     int wstatus = 0;
@@ -44,6 +45,12 @@ inline CliResult run_nograd(const std::vector<std::string>& args, const std::vec
     r.err.assign(err.begin(), err.end());
     r.peak_rss_kb = usage.ru_maxrss;
     return r;
+}
+
+inline CliResult run_nograd(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
+    std::vector<std::string> command = {NOGRAD_BINARY};
+    command.insert(command.end(), args.begin(), args.end());
+    return run_command(command, env);
 }
 
 inline std::string last_line(const std::string& text) {

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <fstream>
 #include <omp.h>
@@ -97,6 +98,27 @@ TEST_SUITE("model") {
         const float two = gpt2_forward(model, acts, batch.inputs.data(), batch.targets.data());
         omp_set_num_threads(threads);
         CHECK(one == two);
+    }
+
+    TEST_CASE("a sequence's losses do not depend on the rest of the batch; the loss reduces by sequence") {
+        // What --data-parallel relies on: a process running the forward pass on its own sequences gets the
+        // bits one process gets on the whole batch, so gathering per-sequence sums reproduces its loss.
+        GPT2 model = load_checkpoint(kTinyFixture + "model.bin");
+        const int B = 4, T = 4;  // the fixture's 17 tokens
+        const Batch batch = fixture_batch(model.config.vocab_size, B, T);
+        Activations whole(model.config, B, T, ActivationLayout::inference);
+        const float loss = gpt2_forward(model, whole, batch.inputs.data(), batch.targets.data());
+        std::vector<double> sums;
+        for (const auto& [first, count] : {std::pair{0, 1}, {1, 2}, {3, 1}}) {  // sequences [0,1), [1,3), [3,4)
+            Activations part(model.config, count, T, ActivationLayout::inference);
+            gpt2_forward(model, part, batch.inputs.data() + first * T, batch.targets.data() + first * T);
+            CHECK(std::memcmp(part.losses, whole.losses + first * T, sizeof(float) * count * T) == 0);
+            for (int b = 0; b < count; ++b) sums.push_back(sequence_loss_sum(part.losses + b * T, T));
+        }
+        CHECK(batch_mean_loss(sums, T) == loss);
+        double mean = 0.0;  // and it is the mean loss, to double rounding
+        for (int i = 0; i < B * T; ++i) mean += whole.losses[i] / double(B * T);
+        CHECK(std::abs(loss - mean) < 1e-6);
     }
 
     TEST_CASE("the parameter table follows llm.c's order and GPT-2's parameter count") {

@@ -187,7 +187,8 @@ TEST_SUITE("reliability") {
             const ParameterSubset subset = select_parameters("all", model.table, model.config, s.seq);
             OptimizerChoice choice = make_optimizer("spsa", optimizer_flags({}), s.seed, subset.size());
             TokenDataset data(dir.file("train.bin"), 64);
-            return train(model, *choice.optimizer, data, nullptr, subset, s);
+            Communicator alone = Communicator::single_process();
+            return train(model, *choice.optimizer, data, nullptr, subset, s, alone);
         };
         TrainSettings first = settings();
         first.save_path = dir.file("run.bin");

@@ -39,7 +39,8 @@ Run train_small(const std::string& method, long steps, const std::string& data,
     settings.first_order = choice.first_order;
     if (settings.schedule.lr == 0.0) settings.schedule.lr = choice.default_lr;
     TokenDataset train_data(data, model.config.vocab_size);
-    TrainResult r = train(model, *choice.optimizer, train_data, nullptr, subset, settings);
+    Communicator alone = Communicator::single_process();
+    TrainResult r = train(model, *choice.optimizer, train_data, nullptr, subset, settings, alone);
     return {std::move(model), r};
 }
 
@@ -117,7 +118,8 @@ TEST_SUITE("train") {
             settings.first_order = choice.first_order;
             settings.schedule.lr = choice.default_lr;
             TokenDataset data(dir.file("train.bin"), 64);
-            const TrainResult r = train(model, *choice.optimizer, data, nullptr, subset, settings);
+            Communicator alone = Communicator::single_process();
+            const TrainResult r = train(model, *choice.optimizer, data, nullptr, subset, settings, alone);
             CHECK(r.steps_done == 9);
             CHECK(same_bits(model, full.model));
         }
@@ -141,12 +143,13 @@ TEST_SUITE("train") {
             settings.schedule.lr = choice.default_lr;
             TokenDataset data(dir.file("train.bin"), 64);
             settings.steps = 5;
-            CHECK_THROWS_WITH_AS(train(other, *choice.optimizer, data, nullptr, subset, settings),
+            Communicator alone = Communicator::single_process();
+            CHECK_THROWS_WITH_AS(train(other, *choice.optimizer, data, nullptr, subset, settings, alone),
                                  doctest::Contains("checksum mismatch"), Error);
             // The right model but another batch size.
             GPT2 right = load_checkpoint(dir.file("run.bin"));
             settings.batch = 1;
-            CHECK_THROWS_WITH_AS(train(right, *choice.optimizer, data, nullptr, subset, settings),
+            CHECK_THROWS_WITH_AS(train(right, *choice.optimizer, data, nullptr, subset, settings, alone),
                                  doctest::Contains("batch"), UsageError);
         }
         auto bytes = read_bytes(state);
@@ -171,7 +174,8 @@ TEST_SUITE("train") {
             s.first_order = choice.first_order;
             s.schedule.lr = choice.default_lr;
             TokenDataset data(dir.file("train.bin"), 64);
-            CHECK_THROWS_WITH_AS(train(model, *choice.optimizer, data, nullptr, subset, s),
+            Communicator alone = Communicator::single_process();
+            CHECK_THROWS_WITH_AS(train(model, *choice.optimizer, data, nullptr, subset, s, alone),
                                  doctest::Contains("step 1"), Error);
             CHECK(!file_exists(s.save_path));
             CHECK(!file_exists(state_path_for(s.save_path)));
@@ -191,6 +195,22 @@ TEST_SUITE("train") {
             CHECK(same_bits(one.model, two.model));
         }
         omp_set_num_threads(threads);
+    }
+
+    TEST_CASE("--data-parallel on one process gives the bits of a plain run, for every method") {
+        // One process takes the data-parallel path (its block is the whole batch, per-sequence sums gathered
+        // from itself): the losses and updates must be those of the ordinary path.
+        TempDir dir;
+        write_token_shard(dir.file("train.bin"), 2000, 64);
+        for (const std::string& method : kMethods) {
+            CAPTURE(method);
+            TrainSettings split = quiet_settings(0, false);
+            split.data_parallel = true;
+            const Run plain = train_small(method, 3, dir.file("train.bin"));
+            const Run data_parallel = train_small(method, 3, dir.file("train.bin"), split);
+            CHECK(same_bits(plain.model, data_parallel.model));
+            CHECK(plain.result.train_loss == data_parallel.result.train_loss);
+        }
     }
 
     TEST_CASE("only the chosen parameters change") {

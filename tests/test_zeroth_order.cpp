@@ -18,6 +18,7 @@
 #include "optim/newton.h"
 #include "optim/random_search.h"
 #include "optim/spsa.h"
+#include "optim/zeroth_order.h"
 #include "util/error.h"
 
 using namespace nograd;
@@ -525,6 +526,57 @@ TEST_CASE("every method resumes bit-exactly from state_scalars and state_vectors
         run_steps(*resumed, problem, 11, 20, lr);
         CHECK(std::memcmp(problem.x.data(), straight.data(), straight.size() * sizeof(float)) == 0);
     }
+}
+
+TEST_CASE("a walk shared out in blocks: each share's losses and final parameters are one walk's bits") {
+    // Population parallelism: process r of K evaluates only its block of the points but makes every move,
+    // so it must see the losses one process sees there and end at the same parameters, bit for bit.
+    const size_t d = 10000;
+    std::vector<double> a(d);
+    for (size_t i = 0; i < d; ++i) a[i] = 1.0 + double(i % 17);
+    const Problem start = [&] {
+        Problem p = quadratic(a);
+        p.trainable = {{3, 5000}, {6000, 9999}};  // crosses chunk boundaries; entries outside stay put
+        return p;
+    }();
+    const std::vector<DirectionKey> keys = step_directions(5, 3, 4);
+    Walk pairs;  // evaluate_antithetic_pairs' walk, with a parent point in front as random search has
+    pairs.evaluate();
+    for (size_t i = 0; i < keys.size(); ++i) {
+        if (i > 0) pairs.move(keys[i - 1], 0.01f);
+        pairs.move(keys[i], 0.01f);
+        pairs.evaluate();
+        pairs.move(keys[i], -0.02f);
+        pairs.evaluate();
+    }
+    const size_t points = pairs.points.size();
+    Problem full = start;
+    Objective whole = full.objective();
+    const WalkLosses one = take_walk_share(whole, pairs, Distribution::gaussian, 0, points);
+    CHECK(one.generations == 3 * int(keys.size()) - 1);
+    for (const int processes : {2, 3, 4, 9}) {
+        for (int rank = 0; rank < processes; ++rank) {
+            CAPTURE(processes);
+            CAPTURE(rank);
+            const Block share = block_of(points, rank, processes);
+            Problem replica = start;
+            Objective objective = replica.objective();
+            const WalkLosses mine = take_walk_share(objective, pairs, Distribution::gaussian, share.begin, share.end);
+            for (size_t j = 0; j < points; ++j) {
+                if (j >= share.begin && j < share.end) CHECK(mine.losses[j] == one.losses[j]);
+                else CHECK(std::isnan(mine.losses[j]));
+            }
+            CHECK(std::memcmp(replica.x.data(), full.x.data(), d * sizeof(float)) == 0);
+        }
+    }
+    // The merged passes rely on add_scaled_directions applying repeated keys one after another.
+    std::vector<float> merged = start.x, separate = start.x;
+    const DirectionKey three[] = {keys[0], keys[0], keys[1]};
+    const float scales[] = {0.5f, -0.25f, 2.0f};
+    add_scaled_directions(merged.data(), start.trainable, three, scales, Distribution::gaussian);
+    for (size_t m = 0; m < 3; ++m)
+        add_scaled_direction(separate.data(), start.trainable, scales[m], three[m], Distribution::gaussian);
+    CHECK(std::memcmp(merged.data(), separate.data(), d * sizeof(float)) == 0);
 }
 
 TEST_CASE("entries outside the trainable ranges never change; the trained ones do") {

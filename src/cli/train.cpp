@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "cli/commands.h"
 #include "cli/model_flags.h"
@@ -13,6 +14,7 @@
 #include "train/optimizer_factory.h"
 #include "train/train_state.h"
 #include "train/trainer.h"
+#include "util/comm.h"
 #include "util/error.h"
 #include "util/file.h"
 #include "util/flags.h"
@@ -59,6 +61,8 @@ std::vector<FlagSpec> train_flag_specs() {
         {"--on-divergence", "WHAT", "stop", "stop (without saving), or rollback: reload the last saved pair "
                                             "(needs --save) and halve the learning rate"},
         {"--max-rollbacks", "N", std::to_string(TrainSettings{}.max_rollbacks), "rollbacks before stopping"},
+        {"--data-parallel", "", "", "under mpirun: split each batch's sequences across the processes instead of the "
+                                    "step's perturbations (es, spsa, random); newton, adamw, sgd always do"},
         {"--json", "", "", "print a one-line JSON summary as the last line of stdout"},
     };
     for (const FlagSpec& s : optimizer_flag_specs()) specs.push_back(s);
@@ -94,7 +98,9 @@ GPT2 starting_model(const Flags& f, uint64_t seed) {
     return fresh_model(f, seed);
 }
 
-TrainSettings settings_from(const Flags& f, const OptimizerChoice& choice, const std::string& save_path) {
+// processes: how many run together (mpirun -np); a method without a population to share splits the batch.
+TrainSettings settings_from(const Flags& f, const OptimizerChoice& choice, const std::string& save_path,
+                            int processes) {
     TrainSettings s;
     s.steps = f.integer("--steps", 0, 1, 1LL << 40);
     if (!f.has("--steps")) throw UsageError("missing required flag --steps");
@@ -127,23 +133,13 @@ TrainSettings settings_from(const Flags& f, const OptimizerChoice& choice, const
         throw UsageError("--on-divergence rollback needs --save: it rolls back to the last saved checkpoint");
     s.max_rollbacks = f.integer("--max-rollbacks", s.max_rollbacks, 0, 1000);
     s.first_order = choice.first_order;
+    s.data_parallel = f.has("--data-parallel") || (processes > 1 && !choice.population_parallel);
     for (const auto& [name, value] : f.values()) s.flags[name] = value;
     return s;
 }
 
-}  // namespace
-
-int run_train(const Args& args) {
-    Flags flags("nograd train (--model M.bin | --init-preset P | --init-layers L --init-heads NH --init-channels C | "
-                "--resume OUT.state) --train 'PATTERN' --optimizer NAME --steps N [flags]",
-                "Trains with backprop (adamw, sgd) or without gradients (random, es, spsa, newton).",
-                train_flag_specs());
-    flags.parse(args);
-    setup_threads(flags);
-    const uint64_t seed = uint64_t(flags.integer("--seed", 1337, 0, INT64_MAX));
-    const std::string method = flags.required("--optimizer");
-    default_learning_rate(method);  // validates the name before anything slow happens
-    const std::string train_pattern = flags.required("--train");
+// The checkpoint --save names (or --resume's, continuing it), checked before anything slow happens.
+std::string save_path_from(const Flags& flags) {
     if (flags.has("--resume") && !has_checkpoint_suffix(flags.text("--resume")) &&
         !has_state_suffix(flags.text("--resume")))
         throw UsageError("--resume " + flags.text("--resume") + ": expected OUT.state or OUT.bin, the pair --save wrote");
@@ -152,36 +148,69 @@ int run_train(const Args& args) {
         throw UsageError("--save " + save_path + ": expected a name ending in .bin (an llm.c checkpoint, with its "
                          "training state beside it as .state); for Hugging Face files convert afterwards with "
                          "`nograd convert`");
-    if (!save_path.empty()) check_writable(save_path, "--save");
-    GPT2 model = starting_model(flags, seed);
-    const int B = int(flags.integer("--batch", 4, 1, 1 << 20)), T = int(flags.integer("--seq", 64, 1, 1 << 20));
-    check_batch_shape(model.config, B, T, flags.text("--model", "the model"));
-    const ParameterSubset subset = select_parameters(flags.text("--params", "all"), model.table, model.config, T,
-                                                     flags.has("--all-positions"));
-    OptimizerChoice choice = make_optimizer(method, flags, seed, subset.size());
-    const TrainSettings settings = settings_from(flags, choice, save_path);
-    const TokenDataset train_data(train_pattern, model.config.vocab_size);
-    std::unique_ptr<TokenDataset> val_data;
-    if (flags.has("--val")) val_data = std::make_unique<TokenDataset>(flags.text("--val"), model.config.vocab_size);
-    const TrainResult r = train(model, *choice.optimizer, train_data, val_data.get(), subset, settings);
+    return save_path;
+}
+
+void print_result(const Flags& flags, const std::string& method, const std::string& save_path, bool has_val,
+                  size_t trained, const TrainResult& r) {
     if (r.interrupted)
         std::fprintf(stderr, "interrupted after step %ld%s\n", r.steps_done,
                      save_path.empty() ? "" : ("; saved " + save_path + ", continue with --resume " +
                                                state_path_for(save_path)).c_str());
     if (std::isnan(r.train_loss)) std::printf("steps %ld (none run now), ", r.steps_done);
     else std::printf("steps %ld, train loss %.6f, ", r.steps_done, r.train_loss);
-    if (val_data) std::printf("val loss %.6f -> %.6f, ", r.val_loss_before, r.val_loss_after);
+    if (has_val) std::printf("val loss %.6f -> %.6f, ", r.val_loss_before, r.val_loss_after);
     std::printf("forward passes %.0f, %.2f s\n", r.forward_passes, r.seconds);
     if (flags.has("--json")) {
         auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
         const nlohmann::json out = {{"optimizer", method}, {"steps", r.steps_done}, {"train_loss", num(r.train_loss)},
                                     {"val_loss_before", num(r.val_loss_before)}, {"val_loss_after", num(r.val_loss_after)},
                                     {"forward_passes", r.forward_passes}, {"seconds", r.seconds},
-                                    {"trained_parameters", subset.size()}, {"interrupted", r.interrupted},
+                                    {"trained_parameters", trained}, {"interrupted", r.interrupted},
                                     {"peak_rss_bytes", peak_resident_bytes()}, {"rollbacks", r.rollbacks},
                                     {"stop_reason", r.stop_reason}};
         std::printf("%s\n", out.dump().c_str());
     }
+}
+
+}  // namespace
+
+// Every process (mpirun -np K) runs this with the same arguments. Setting up (flags, model, data) is
+// agreed on before anything waits for anyone: if one process fails, all of them stop with an error.
+int run_train(const Args& args) {
+    Communicator comm = Communicator::world();
+    Flags flags("nograd train (--model M.bin | --init-preset P | --init-layers L --init-heads NH --init-channels C | "
+                "--resume OUT.state) --train 'PATTERN' --optimizer NAME --steps N [flags]",
+                "Trains with backprop (adamw, sgd) or without gradients (random, es, spsa, newton).",
+                train_flag_specs());
+    std::optional<GPT2> model;
+    std::optional<ParameterSubset> subset;
+    OptimizerChoice choice;
+    std::optional<TrainSettings> settings;
+    std::optional<TokenDataset> train_data;
+    std::unique_ptr<TokenDataset> val_data;
+    std::string method, save_path;
+    setup_together(comm, [&] {
+        flags.parse(args);
+        setup_threads(flags);
+        const uint64_t seed = uint64_t(flags.integer("--seed", 1337, 0, INT64_MAX));
+        method = flags.required("--optimizer");
+        default_learning_rate(method);  // validates the name before anything slow happens
+        const std::string train_pattern = flags.required("--train");
+        save_path = save_path_from(flags);
+        if (!save_path.empty() && comm.rank() == 0) check_writable(save_path, "--save");
+        model.emplace(starting_model(flags, seed));
+        const int B = int(flags.integer("--batch", 4, 1, 1 << 20)), T = int(flags.integer("--seq", 64, 1, 1 << 20));
+        check_batch_shape(model->config, B, T, flags.text("--model", "the model"));
+        subset.emplace(select_parameters(flags.text("--params", "all"), model->table, model->config, T,
+                                         flags.has("--all-positions")));
+        choice = make_optimizer(method, flags, seed, subset->size());
+        settings.emplace(settings_from(flags, choice, save_path, comm.size()));
+        train_data.emplace(train_pattern, model->config.vocab_size);
+        if (flags.has("--val")) val_data = std::make_unique<TokenDataset>(flags.text("--val"), model->config.vocab_size);
+    });
+    const TrainResult r = train(*model, *choice.optimizer, *train_data, val_data.get(), *subset, *settings, comm);
+    if (comm.rank() == 0) print_result(flags, method, save_path, val_data != nullptr, subset->size(), r);
     return 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "kernels/attention.h"
 #include "kernels/crossentropy.h"
@@ -82,9 +83,22 @@ float gpt2_forward(const GPT2& model, Activations& acts, const int* inputs, cons
     matmul_forward(acts.logits, acts.lnf, w.wte, nullptr, BT, C, c.vocab_size, c.padded_vocab_size);
     if (!targets) return std::numeric_limits<float>::quiet_NaN();
     crossentropy_forward(acts.losses, acts.logits, targets, BT, c.vocab_size, c.padded_vocab_size);
-    double sum = 0.0;  // fixed order: the same bits for any thread count
-    for (int i = 0; i < BT; ++i) sum += acts.losses[i];
-    return float(sum / BT);
+    std::vector<double> sums(static_cast<size_t>(B));
+    for (int b = 0; b < B; ++b) sums[size_t(b)] = sequence_loss_sum(acts.losses + size_t(b) * T, T);
+    return batch_mean_loss(sums, T);
+}
+
+// Fixed orders: the same bits for any thread count and any split of the batch.
+double sequence_loss_sum(const float* losses, int T) {
+    double sum = 0.0;
+    for (int t = 0; t < T; ++t) sum += losses[t];
+    return sum;
+}
+
+float batch_mean_loss(std::span<const double> sequence_sums, int T) {
+    double sum = 0.0;
+    for (const double s : sequence_sums) sum += s;
+    return float(sum / (double(sequence_sums.size()) * T));
 }
 
 }  // namespace nograd

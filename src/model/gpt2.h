@@ -2,6 +2,7 @@
 // The backward pass lives in model/backward.*; checkpoints in model/checkpoint.*.
 #pragma once
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "model/activations.h"
@@ -37,8 +38,15 @@ void init_gpt2_weights(GPT2& model, uint64_t seed);
 std::string describe_non_finite(const GPT2& model);
 
 // Forward pass over inputs (B, T) into acts; returns the mean cross-entropy against targets (B, T),
-// or NaN when targets is null (logits only). B and T are acts.B, acts.T; T ≤ max_seq_len.
+// batch_mean_loss of the sequences' losses, or NaN when targets is null (logits only). B and T are acts.B,
+// acts.T; T ≤ max_seq_len. Per-position losses are left in acts.losses.
 float gpt2_forward(const GPT2& model, Activations& acts, const int* inputs, const int* targets);
+
+// The batch loss, reduced by sequence so that a batch split by sequences across processes (--data-parallel)
+// gives the same bits: each sequence's T losses summed in double, in order; then the B sums, in order,
+// divided by B·T. Every sequence's losses are themselves independent of the rest of the batch.
+double sequence_loss_sum(const float* losses, int T);
+float batch_mean_loss(std::span<const double> sequence_sums, int T);
 
 // One transformer block: reads the residual stream x_in (B, T, C), writes a.residual3.
 void block_forward(const BlockActivations& a, const float* x_in, const LayerWeights& w, int B, int T, int C,

@@ -223,7 +223,7 @@ void add_scaled_directions(float* params, std::span<const IndexRange> ranges, st
             const size_t last = std::min(piece.end, (first / step + 1) * step);
             float* __restrict p = params + first;
             for (size_t s = 0; s < keys.size(); ++s) {
-                generate_direction_serial(z, first, last, keys[s], dist);
+                if (s == 0 || keys[s] != keys[s - 1]) generate_direction_serial(z, first, last, keys[s], dist);
                 for (size_t k = 0; k < last - first; ++k) p[k] += scales[s] * z[k];
             }
             first = last;

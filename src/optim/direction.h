@@ -18,6 +18,7 @@ enum class Distribution { gaussian, rademacher };
 struct DirectionKey {
     uint64_t seed;
     uint64_t stream;
+    friend bool operator==(const DirectionKey&, const DirectionKey&) = default;
 };
 
 // stream = step * 2^20 + sample: up to 2^20 directions per step (samples, population members, or the second
@@ -61,7 +62,9 @@ void add_scaled_direction(float* params, size_t begin, size_t end, float scale, 
                           Distribution dist);
 void add_scaled_direction(float* params, std::span<const IndexRange> ranges, float scale, DirectionKey key,
                           Distribution dist);
-// params[i] += sum_s scales[s] * z^(keys[s])_i: several directions in one pass over params (n-SPSA, ES).
+// params[i] += sum_s scales[s] * z^(keys[s])_i: several directions in one pass over params (n-SPSA, ES),
+// added one after another in the order given. A key repeated right after itself reuses its z (one
+// generation), so a sequence of moves along one direction costs one pass and one generation.
 void add_scaled_directions(float* params, std::span<const IndexRange> ranges, std::span<const DirectionKey> keys,
                            std::span<const float> scales, Distribution dist);
 // params[i] += scale * z_i * weights[k], k the subset offset of i (weights is subset-sized).

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "optim/direction.h"
+#include "util/comm.h"
 
 namespace nograd {
 
@@ -25,6 +26,11 @@ struct Objective {
     // First-order methods only: loss and gradient (written to `gradient`, same layout as params).
     std::function<double()> loss_and_gradient;
     std::span<float> gradient;
+    // Population parallelism (es, spsa, random with several processes): when set, the processes share out
+    // the step's loss evaluations (optim/zeroth_order.h, take_walk) and gather the losses; `loss` is then local
+    // to each process. Null: this process evaluates every loss (alone, or with `loss` itself splitting the
+    // batch across processes).
+    Communicator* population = nullptr;
 };
 
 // What one step did, for the progress line and the JSON log.

@@ -36,23 +36,26 @@ RandomSearchOptimizer::RandomSearchOptimizer(const RandomSearchOptions& options,
 
 StepReport RandomSearchOptimizer::step(Objective& objective, const StepContext& context) {
     check_objective(objective, subset_size_, "random");
-    float* params = objective.params.data();
     const size_t population = size_t(options_.population);
     const std::vector<DirectionKey> keys = step_directions(seed_, context.step, population);
     const float sigma = float(sigma_);
 
-    const double parent_loss = objective.loss();
+    // The walk: the parent at θ, then θ + σz_0, and θ + σz_{j−1} → θ + σz_j in one pass per candidate.
+    Walk route;
+    route.evaluate();
+    for (size_t j = 0; j < population; ++j) {
+        if (j > 0) route.move(keys[j - 1], -sigma);
+        route.move(keys[j], sigma);
+        route.evaluate();
+    }
+    const WalkLosses walked = take_walk(objective, route, options_.dist);
+    const double parent_loss = walked.losses[0];
     StepReport report;
-    report.direction_generations = 1;
-    add_scaled_direction(params, objective.trainable, sigma, keys[0], options_.dist);
-    double best_loss = objective.loss();
+    report.direction_generations = walked.generations;
+    double best_loss = walked.losses[1];
     size_t best = 0;
     for (size_t j = 1; j < population; ++j) {
-        const DirectionKey pair[2] = {keys[j - 1], keys[j]};  // θ + σz_{j−1} → θ + σz_j in one pass
-        const float scales[2] = {-sigma, sigma};
-        add_scaled_directions(params, objective.trainable, pair, scales, options_.dist);
-        report.direction_generations += 2;
-        const double loss = objective.loss();
+        const double loss = walked.losses[1 + j];
         if (loss < best_loss || std::isnan(best_loss)) {
             best_loss = loss;
             best = j;

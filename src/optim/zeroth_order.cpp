@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 #include "optim/newton.h"
 #include "optim/spsa.h"
@@ -52,26 +53,61 @@ bool DecayMask::at(size_t subset_offset) const {
     return r < decays_.size() && decays_[r];
 }
 
+namespace {
+
+// Moves [begin, end) of the walk in one pass; returns the z generations (a repeated key reuses its z).
+int make_moves(Objective& objective, const Walk& walk, size_t begin, size_t end, Distribution dist) {
+    if (begin == end) return 0;
+    const std::span<const DirectionKey> keys(walk.keys.data() + begin, end - begin);
+    const std::span<const float> scales(walk.scales.data() + begin, end - begin);
+    add_scaled_directions(objective.params.data(), objective.trainable, keys, scales, dist);
+    int generations = 1;
+    for (size_t m = 1; m < keys.size(); ++m) generations += keys[m] != keys[m - 1] ? 1 : 0;
+    return generations;
+}
+
+}  // namespace
+
+WalkLosses take_walk_share(Objective& objective, const Walk& walk, Distribution dist, size_t first, size_t last) {
+    WalkLosses result;
+    result.losses.assign(walk.points.size(), std::numeric_limits<double>::quiet_NaN());
+    size_t moved = 0;
+    for (size_t j = first; j < last; ++j) {
+        result.generations += make_moves(objective, walk, moved, walk.points[j], dist);
+        moved = walk.points[j];
+        result.losses[j] = objective.loss();
+    }
+    result.generations += make_moves(objective, walk, moved, walk.keys.size(), dist);
+    return result;
+}
+
+WalkLosses take_walk(Objective& objective, const Walk& walk, Distribution dist) {
+    Communicator* group = objective.population;
+    if (!group || group->size() == 1) return take_walk_share(objective, walk, dist, 0, walk.points.size());
+    const Block mine = group->block_of(walk.points.size());
+    WalkLosses result = take_walk_share(objective, walk, dist, mine.begin, mine.end);
+    const std::span<const double> evaluated(result.losses.data() + mine.begin, mine.size());
+    result.losses = group->allgather_blocks(evaluated, walk.points.size());
+    return result;
+}
+
 PairLosses evaluate_antithetic_pairs(Objective& objective, std::span<const DirectionKey> keys, float scale,
                                      Distribution dist) {
-    float* params = objective.params.data();
-    const std::span<const IndexRange> ranges = objective.trainable;
-    PairLosses losses;
-    add_scaled_direction(params, ranges, scale, keys[0], dist);  // θ + s z_0
-    losses.generations = 1;
+    Walk route;
     for (size_t i = 0; i < keys.size(); ++i) {
-        losses.plus.push_back(objective.loss());
-        add_scaled_direction(params, ranges, -2.0f * scale, keys[i], dist);  // θ − s z_i
-        losses.minus.push_back(objective.loss());
-        losses.generations += 1;
-        if (i + 1 < keys.size()) {
-            // Restore z_i and perturb along z_{i+1} in one pass: θ − s z_i + s z_i + s z_{i+1}.
-            const DirectionKey pair[2] = {keys[i], keys[i + 1]};
-            const float scales[2] = {scale, scale};
-            add_scaled_directions(params, ranges, pair, scales, dist);
-            losses.generations += 2;
-        }
+        if (i > 0) route.move(keys[i - 1], scale);  // restore z_{i−1} and perturb along z_i in one pass
+        route.move(keys[i], scale);                 // θ + s z_i
+        route.evaluate();
+        route.move(keys[i], -2.0f * scale);         // θ − s z_i
+        route.evaluate();
     }
+    const WalkLosses walked = take_walk(objective, route, dist);
+    PairLosses losses;
+    for (size_t i = 0; i < keys.size(); ++i) {
+        losses.plus.push_back(walked.losses[2 * i]);
+        losses.minus.push_back(walked.losses[2 * i + 1]);
+    }
+    losses.generations = walked.generations;
     return losses;
 }
 

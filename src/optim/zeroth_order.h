@@ -38,15 +38,45 @@ private:
     std::vector<bool> decays_;
 };
 
+// A step's loss evaluations as one walk through parameter space, in place: θ moves by θ += scale·z(key),
+// one move after another, and the loss is taken at points along the way (point j after the first
+// points[j] moves). Restoring θ in place is not exact in fp32, so the bits of θ at point j depend on every
+// earlier move: a process that evaluates only some points still makes all the moves, in the same order.
+struct Walk {
+    std::vector<DirectionKey> keys;
+    std::vector<float> scales;
+    std::vector<size_t> points;
+
+    void move(DirectionKey key, float scale) {
+        keys.push_back(key);
+        scales.push_back(scale);
+    }
+    void evaluate() { points.push_back(keys.size()); }
+};
+
+struct WalkLosses {
+    std::vector<double> losses;  // one per point, in walk order
+    int generations = 0;         // z generations over the subset made by this process
+};
+
+// Takes the walk; θ ends after the last move. With objective.population set (several processes), each process
+// evaluates its block of the points (Communicator::block_of), making the moves between and beyond them in
+// merged passes, and the losses are gathered: every process returns all losses and ends with the θ one
+// process would, bit for bit. Each run of moves between two evaluations is one pass over θ.
+WalkLosses take_walk(Objective& objective, const Walk& walk, Distribution dist);
+// What one process does: every move, but only the losses of points [first, last) (the rest stay NaN).
+WalkLosses take_walk_share(Objective& objective, const Walk& walk, Distribution dist, size_t first, size_t last);
+
 // The losses of n antithetic pairs: plus[i] = L(θ + s z_i), minus[i] = L(θ − s z_i), all on one batch.
 struct PairLosses {
     std::vector<double> plus, minus;
     int generations = 0;  // z generations over the subset
 };
 
-// Evaluates the pairs of `keys` at scale s in place: +s z_0, then per pair −2s z_i, and between pairs one
-// pass that restores z_i and perturbs z_{i+1}. It returns with θ at θ − s z_{n−1}: the caller's final pass
-// adds s z_{n−1} back, folded into its update. 2n forward passes, 2n passes over θ, 3n − 1 generations.
+// Evaluates the pairs of `keys` at scale s in place, as a walk: +s z_0, then per pair −2s z_i, and between
+// pairs one pass that restores z_i and perturbs z_{i+1}. It returns with θ at θ − s z_{n−1}: the caller's
+// final pass adds s z_{n−1} back, folded into its update. 2n forward passes, 2n passes over θ, 3n − 1
+// generations (one process; with several, each makes 2n/K of the forward passes).
 PairLosses evaluate_antithetic_pairs(Objective& objective, std::span<const DirectionKey> keys, float scale,
                                      Distribution dist);
 

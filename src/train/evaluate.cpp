@@ -8,7 +8,12 @@
 namespace nograd {
 
 EvalResult evaluate_loss(const GPT2& model, Activations& acts, const TokenDataset& data, long K) {
-    const int B = acts.B, T = acts.T;
+    return evaluate_loss(data, acts.B, acts.T, K, [&](const int* inputs, const int* targets) {
+        return double(gpt2_forward(model, acts, inputs, targets));
+    });
+}
+
+EvalResult evaluate_loss(const TokenDataset& data, int B, int T, long K, const BatchLoss& loss) {
     const size_t available = data.num_batches(B, T);
     if (size_t(K) > available)
         throw Error(data.pattern() + ": " + std::to_string(K) + " batches requested, but B=" + std::to_string(B) +
@@ -19,7 +24,7 @@ EvalResult evaluate_loss(const GPT2& model, Activations& acts, const TokenDatase
     for (long k = 0; k < K; ++k) {
         data.read_batch(size_t(k), B, T, inputs.data(), targets.data());
         const auto start = std::chrono::steady_clock::now();
-        sum += gpt2_forward(model, acts, inputs.data(), targets.data());
+        sum += loss(inputs.data(), targets.data());
         result.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
     result.loss = sum / double(K);

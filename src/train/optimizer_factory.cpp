@@ -122,10 +122,13 @@ OptimizerChoice make_optimizer(const std::string& name, const Flags& flags, uint
         c.first_order = true;
     } else if (name == "random") {
         c.optimizer = std::make_unique<RandomSearchOptimizer>(RandomSearchOptions::from_flags(flags), seed, subset_size);
+        c.population_parallel = true;
     } else if (name == "es") {
         c.optimizer = std::make_unique<EsOptimizer>(EsOptions::from_flags(flags), seed, subset_size);
+        c.population_parallel = true;
     } else if (name == "spsa") {
         c.optimizer = std::make_unique<SpsaOptimizer>(SpsaOptions::from_flags(flags), seed, subset_size);
+        c.population_parallel = true;
     } else {
         c.optimizer = std::make_unique<NewtonOptimizer>(NewtonOptions::from_flags(flags), seed, subset_size);
     }

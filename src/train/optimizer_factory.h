@@ -14,6 +14,7 @@ namespace nograd {
 struct OptimizerChoice {
     std::unique_ptr<Optimizer> optimizer;
     bool first_order = false;  // needs backprop (and the training activation layout)
+    bool population_parallel = false;  // several processes can share out a step's loss evaluations
     double default_lr = 0.0;
 };
 

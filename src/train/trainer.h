@@ -1,6 +1,7 @@
 // The training loop shared by every optimizer: picks each step's batch, asks the optimizer for one
 // step through an Objective, validates, logs (JSON lines), saves checkpoint + state atomically,
-// resumes bit-exactly, and stops cleanly on SIGINT/SIGTERM or a non-finite loss.
+// resumes bit-exactly, and stops cleanly on SIGINT/SIGTERM or a non-finite loss. With several processes
+// (mpirun) it also splits the work: the step's evaluations or the batch's sequences.
 #pragma once
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include "optim/optimizer.h"
 #include "train/param_subset.h"
 #include "train/schedule.h"
+#include "util/comm.h"
 
 namespace nograd {
 
@@ -38,6 +40,8 @@ struct TrainSettings {
     long max_rollbacks = 3;
     bool first_order = false;        // the optimizer needs gradients (backprop)
     bool progress = true;            // progress lines on stderr
+    bool data_parallel = false;      // several processes split each batch's sequences (else, when the
+                                     // optimizer has them, the step's loss evaluations: Objective::population)
     nlohmann::json flags;            // everything the user asked for, for the log's run record
 };
 
@@ -53,7 +57,10 @@ struct TrainResult {
     std::string stop_reason;         // empty when all steps ran
 };
 
+// With comm.size() > 1, every process runs this with the same arguments; replicas stay bit-identical
+// (checked at the start and the end) and only rank 0 prints, logs and saves. A failure while setting up
+// (resume, log files) makes every process throw; one later aborts them all (Communicator::abort).
 TrainResult train(GPT2& model, Optimizer& optimizer, const TokenDataset& train_data, const TokenDataset* val_data,
-                  const ParameterSubset& subset, const TrainSettings& settings);
+                  const ParameterSubset& subset, const TrainSettings& settings, Communicator& comm);
 
 }  // namespace nograd

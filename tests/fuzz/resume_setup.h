@@ -61,7 +61,8 @@ inline TrainResult run_resume(size_t method, GPT2& model, const TokenDataset& da
     OptimizerChoice choice = make_optimizer(name, flags, s.seed, subset.size());
     s.first_order = choice.first_order;
     s.schedule.lr = choice.default_lr;
-    return train(model, *choice.optimizer, data, nullptr, subset, s);
+    Communicator alone = Communicator::single_process();
+    return train(model, *choice.optimizer, data, nullptr, subset, s, alone);
 }
 
 }  // namespace nograd::fuzz
