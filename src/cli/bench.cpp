@@ -314,8 +314,8 @@ void print_memory(const json& memory) {
 
 void print_plans(const std::string& config, int B, int T) {
     const GPT2Config c = bench_config(config);
-    const MemoryPlan zo = inference_plan(c, B, T), bp = backprop_plan(c, B, T);
-    std::printf("\nmemory plans, %s B=%d T=%d: spsa (= inference) %.2f GB; adamw %.2f GB:", config.c_str(), B, T,
+    const MemoryPlan zo = zeroth_order_plan(c, B, T, 2, omp_get_max_threads()), bp = backprop_plan(c, B, T);
+    std::printf("\nmemory plans, %s B=%d T=%d: spsa %.2f GB; adamw %.2f GB:", config.c_str(), B, T,
                 zo.total() * 1e-9, bp.total() * 1e-9);
     for (const MemoryItem& item : bp.items) std::printf(" %s %.2f GB;", item.name.c_str(), item.bytes * 1e-9);
     std::printf("\n");

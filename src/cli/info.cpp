@@ -1,4 +1,5 @@
 // `nograd info`: a checkpoint's config, its parameter table, and what running it costs in memory.
+#include <omp.h>
 #include <algorithm>
 #include <cstdio>
 
@@ -45,6 +46,7 @@ int run_info(const Args& args) {
         std::printf("  %-9s %-18s %12zu\n", t.name.c_str(), shape_text(t).c_str(), t.size);
     std::printf("  %-28s %12zu (%.1f MiB)\n", "total", table.total, table.total * 4 / 1048576.0);
     print_plan(inference_plan(config, B, T), B, T);
+    print_plan(zeroth_order_plan(config, B, T, 2, omp_get_max_threads()), B, T);  // spsa and es
     print_plan(backprop_plan(config, B, T), B, T);
     return 0;
 }

@@ -56,6 +56,30 @@ void crossentropy_forward(float* losses, const float* logits, const int* targets
     }
 }
 
+ChunkedCrossEntropy::ChunkedCrossEntropy(int N)
+    : running_max(size_t(N), -std::numeric_limits<float>::infinity()), running_sum(size_t(N), 0.0),
+      target_logit(size_t(N), 0.0f) {}
+
+void ChunkedCrossEntropy::add_chunk(const float* logits, int ld, int v0, int count, const int* targets) {
+    const int N = int(running_max.size());
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; ++n) {
+        const float* row = logits + size_t(n) * ld;
+        const float max = std::max(running_max[n], row_max(row, count));
+        // exp(−inf − max) = 0 on the first chunk, where the sum is still 0
+        const double rescale = running_sum[n] == 0.0 ? 0.0 : std::exp(double(running_max[n]) - double(max));
+        running_sum[n] = running_sum[n] * rescale + sum_exp<false>(nullptr, row, count, max);
+        running_max[n] = max;
+        const int t = targets[n] - v0;
+        if (t >= 0 && t < count) target_logit[n] = row[t];
+    }
+}
+
+void ChunkedCrossEntropy::losses(float* out) const {
+    for (size_t n = 0; n < running_max.size(); ++n)
+        out[n] = float(std::log(running_sum[n]) + running_max[n] - target_logit[n]);
+}
+
 void crossentropy_backward(float* dlogits, const float* logits, const int* targets, float dloss, int N, int V,
                            int Vp) {
 #pragma omp parallel for schedule(static)

@@ -55,6 +55,11 @@ void gemm(Transpose ta, Transpose tb, int M, int N, int K, float alpha, const fl
         }
 }
 
+void gemm_serial(Transpose ta, Transpose tb, int M, int N, int K, float alpha, const float* A, int lda,
+                 const float* B, int ldb, float beta, float* C, int ldc) {
+    blis_gemm_serial(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 void gemm_setup(int num_threads) {
     // BLIS reads BLIS_ARCH_TYPE when it initialises; a user's own setting wins.
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
@@ -78,6 +83,12 @@ void gemm(Transpose ta, Transpose tb, int M, int N, int K, float alpha, const fl
                 tb == Transpose::yes ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+// Inside an OpenMP loop, gemm_builtin's own parallel loop runs on the calling thread (nesting is off).
+void gemm_serial(Transpose ta, Transpose tb, int M, int N, int K, float alpha, const float* A, int lda,
+                 const float* B, int ldb, float beta, float* C, int ldc) {
+    gemm_builtin(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 void gemm_setup(int num_threads) { openblas_set_num_threads(num_threads); }
 
 const char* gemm_backend_name() { return "openblas"; }
@@ -87,6 +98,11 @@ const char* gemm_backend_name() { return "openblas"; }
 void gemm(Transpose ta, Transpose tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
           int ldb, float beta, float* C, int ldc) {
     gemm_builtin(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void gemm_serial(Transpose ta, Transpose tb, int M, int N, int K, float alpha, const float* A, int lda,
+                 const float* B, int ldb, float beta, float* C, int ldc) {
+    gemm_builtin(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);  // serial inside an OpenMP loop
 }
 
 void gemm_setup(int) {}

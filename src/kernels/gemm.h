@@ -12,6 +12,12 @@ enum class Transpose { no, yes };
 void gemm(Transpose trans_a, Transpose trans_b, int M, int N, int K, float alpha, const float* A, int lda,
           const float* B, int ldb, float beta, float* C, int ldc);
 
+// The same product on the calling thread only, for callers that split the work across threads themselves
+// (model/perturbed_forward.cpp, inside an OpenMP loop). OpenBLAS builds use nograd's own kernel here: a
+// pthreads OpenBLAS called from inside an OpenMP loop would start threads of its own.
+void gemm_serial(Transpose trans_a, Transpose trans_b, int M, int N, int K, float alpha, const float* A, int lda,
+                 const float* B, int ldb, float beta, float* C, int ldc);
+
 // nograd's own kernel, whatever the backend: the reference the backends are tested against and the
 // engine of BLAS=none builds.
 void gemm_builtin(Transpose trans_a, Transpose trans_b, int M, int N, int K, float alpha, const float* A,

@@ -20,6 +20,14 @@ void matmul_forward(float* out, const float* inp, const float* weight, const flo
         for (int o = 0; o < OC; ++o) out[size_t(n) * ldo + o] += bias[o];
 }
 
+void matmul_forward_serial(float* out, const float* inp, const float* weight, const float* bias, int N, int IC,
+                           int OC, int ldo) {
+    gemm_serial(Transpose::no, Transpose::yes, N, OC, IC, 1.0f, inp, IC, weight, IC, 0.0f, out, ldo);
+    if (!bias) return;
+    for (int n = 0; n < N; ++n)
+        for (int o = 0; o < OC; ++o) out[size_t(n) * ldo + o] += bias[o];
+}
+
 void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                      const float* weight, int N, int IC, int OC, int ldd) {
     if (ldd == 0) ldd = OC;

@@ -8,6 +8,10 @@ namespace nograd {
 void matmul_forward(float* out, const float* inp, const float* weight, const float* bias, int N, int IC, int OC,
                     int ldo = 0);
 
+// matmul_forward on the calling thread only, for a caller that splits OC across threads itself.
+void matmul_forward_serial(float* out, const float* inp, const float* weight, const float* bias, int N, int IC,
+                           int OC, int ldo);
+
 // Backward of matmul_forward; accumulates all three gradients:
 //   dinp (N, IC) += dout (N, OC) · weight (OC, IC)     (skipped when dinp is null)
 //   dweight (OC, IC) += doutᵀ · inp (N, IC)

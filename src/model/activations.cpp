@@ -59,7 +59,7 @@ size_t lay_out(Activations* out, float* base, const GPT2Config& c, int B, int T,
     const size_t BT = size_t(B) * T, C = c.channels;
     std::vector<BlockActivations> blocks;
     float *encoded, *lnf, *lnf_mean = nullptr, *lnf_rstd = nullptr;
-    if (layout == ActivationLayout::inference) {
+    if (layout != ActivationLayout::training) {
         const BlockActivations shared = inference_block(bump, c, BT);
         blocks.assign(c.num_layers, shared);
         encoded = shared.residual3;  // the embedding is written straight into the residual stream
@@ -71,7 +71,7 @@ size_t lay_out(Activations* out, float* base, const GPT2Config& c, int B, int T,
         lnf_mean = bump.take(BT);
         lnf_rstd = bump.take(BT);
     }
-    float* logits = bump.take(BT * c.padded_vocab_size);
+    float* logits = layout == ActivationLayout::loss_only ? nullptr : bump.take(BT * c.padded_vocab_size);
     float* losses = bump.take(BT);
     if (out) {
         out->encoded = encoded;

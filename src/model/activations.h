@@ -3,6 +3,8 @@
 //    All a zeroth-order method needs, since it only ever asks for losses.
 //  - training: every layer's intermediate values kept for the backward pass (llm.c's layout), plus
 //    LayerNorm statistics and attention probabilities.
+//  - loss_only: the inference layout without the (B, T, Vp) logits, for the forward that takes its loss over
+//    vocabulary chunks (model/perturbed_forward.h). At d12, B=4, T=64 the logits are 49 of its 60 MB.
 #pragma once
 #include <cstddef>
 #include <vector>
@@ -31,7 +33,7 @@ struct BlockActivations {
     float* residual3;  // (B, T, C)    the block's output
 };
 
-enum class ActivationLayout { inference, training };
+enum class ActivationLayout { inference, training, loss_only };
 
 class Activations {
 public:
@@ -47,7 +49,7 @@ public:
     float* lnf = nullptr;                  // (B, T, C)
     float* lnf_mean = nullptr;             // (B, T) training only
     float* lnf_rstd = nullptr;             // (B, T) training only
-    float* logits = nullptr;               // (B, T, Vp); columns V..Vp-1 are never written
+    float* logits = nullptr;               // (B, T, Vp); columns V..Vp-1 are never written; null in loss_only
     float* losses = nullptr;               // (B, T)
 
 private:

@@ -52,20 +52,43 @@ std::string describe_non_finite(const GPT2& model) {
     return "";
 }
 
-void block_forward(const BlockActivations& a, const float* x_in, const LayerWeights& w, int B, int T, int C,
-                   int NH) {
+void ThetaWeights::linear(float* const* out, const float* const* in, const float* weight, const float* bias, int N,
+                          int IC, int OC, int ldo) {
+    matmul_forward(out[0], in[0], weight, bias, N, IC, OC, ldo);
+}
+
+void block_forward(std::span<const BlockActivations> a, const float* const* x_in, const LayerWeights& w,
+                   PointWeights& weights, int B, int T, int C, int NH) {
     const int BT = B * T;
-    layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, x_in, w.ln1w, w.ln1b, BT, C);
-    matmul_forward(a.qkv, a.ln1, w.qkvw, w.qkvb, BT, C, 3 * C);
-    if (a.att) attention_forward(a.atty, a.att, a.qkv, B, T, C, NH);
-    else attention_forward_streaming(a.atty, a.qkv, B, T, C, NH);
-    matmul_forward(a.attproj, a.atty, w.attprojw, w.attprojb, BT, C, C);
-    residual_forward(a.residual2, x_in, a.attproj, long(BT) * C);
-    layernorm_forward(a.ln2, a.ln2_mean, a.ln2_rstd, a.residual2, w.ln2w, w.ln2b, BT, C);
-    matmul_forward(a.fch, a.ln2, w.fcw, w.fcb, BT, C, 4 * C);
-    gelu_forward(a.fch_gelu, a.fch, long(BT) * 4 * C);
-    matmul_forward(a.fcproj, a.fch_gelu, w.fcprojw, w.fcprojb, BT, 4 * C, C);
-    residual_forward(a.residual3, a.residual2, a.fcproj, long(BT) * C);
+    const size_t K = a.size();
+    using Field = float* BlockActivations::*;
+    auto layernorm = [&](Field out, Field mean, Field rstd, auto input, const float* gain, const float* shift) {
+        const float* const* g = weights.get(gain, size_t(C), WeightSlot::a);
+        const float* const* s = weights.get(shift, size_t(C), WeightSlot::b);
+        for (size_t k = 0; k < K; ++k)
+            layernorm_forward(a[k].*out, a[k].*mean, a[k].*rstd, input(k), g[k], s[k], BT, C);
+    };
+    std::vector<float*> outs(K);
+    std::vector<const float*> ins(K);
+    auto linear = [&](Field out, Field in, const float* weight, const float* bias, int IC, int OC) {
+        for (size_t k = 0; k < K; ++k) outs[k] = a[k].*out, ins[k] = a[k].*in;
+        weights.linear(outs.data(), ins.data(), weight, bias, BT, IC, OC, OC);
+    };
+    layernorm(&BlockActivations::ln1, &BlockActivations::ln1_mean, &BlockActivations::ln1_rstd,
+              [&](size_t k) { return x_in[k]; }, w.ln1w, w.ln1b);
+    linear(&BlockActivations::qkv, &BlockActivations::ln1, w.qkvw, w.qkvb, C, 3 * C);
+    for (size_t k = 0; k < K; ++k) {
+        if (a[k].att) attention_forward(a[k].atty, a[k].att, a[k].qkv, B, T, C, NH);
+        else attention_forward_streaming(a[k].atty, a[k].qkv, B, T, C, NH);
+    }
+    linear(&BlockActivations::attproj, &BlockActivations::atty, w.attprojw, w.attprojb, C, C);
+    for (size_t k = 0; k < K; ++k) residual_forward(a[k].residual2, x_in[k], a[k].attproj, long(BT) * C);
+    layernorm(&BlockActivations::ln2, &BlockActivations::ln2_mean, &BlockActivations::ln2_rstd,
+              [&](size_t k) { return a[k].residual2; }, w.ln2w, w.ln2b);
+    linear(&BlockActivations::fch, &BlockActivations::ln2, w.fcw, w.fcb, C, 4 * C);
+    for (size_t k = 0; k < K; ++k) gelu_forward(a[k].fch_gelu, a[k].fch, long(BT) * 4 * C);
+    linear(&BlockActivations::fcproj, &BlockActivations::fch_gelu, w.fcprojw, w.fcprojb, 4 * C, C);
+    for (size_t k = 0; k < K; ++k) residual_forward(a[k].residual3, a[k].residual2, a[k].fcproj, long(BT) * C);
 }
 
 float gpt2_forward(const GPT2& model, Activations& acts, const int* inputs, const int* targets) {
@@ -74,8 +97,9 @@ float gpt2_forward(const GPT2& model, Activations& acts, const int* inputs, cons
     const int B = acts.B, T = acts.T, C = c.channels, BT = B * T;
     encoder_forward(acts.encoded, inputs, w.wte, w.wpe, B, T, C);
     const float* x = acts.encoded;
+    ThetaWeights theta;
     for (int l = 0; l < c.num_layers; ++l) {
-        block_forward(acts.blocks[l], x, layer_weights(w, c, l), B, T, C, c.num_heads);
+        block_forward({&acts.blocks[l], 1}, &x, layer_weights(w, c, l), theta, B, T, C, c.num_heads);
         x = acts.blocks[l].residual3;
     }
     layernorm_forward(acts.lnf, acts.lnf_mean, acts.lnf_rstd, x, w.lnfw, w.lnfb, BT, C);

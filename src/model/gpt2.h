@@ -48,8 +48,39 @@ float gpt2_forward(const GPT2& model, Activations& acts, const int* inputs, cons
 double sequence_loss_sum(const float* losses, int T);
 float batch_mean_loss(std::span<const double> sequence_sums, int T);
 
-// One transformer block: reads the residual stream x_in (B, T, C), writes a.residual3.
-void block_forward(const BlockActivations& a, const float* x_in, const LayerWeights& w, int B, int T, int C,
-                   int NH);
+// How a forward pass reads its weights. A pass may run several points at once (model/perturbed_forward.h
+// runs θ + s_k·u for k < K in lockstep); the plain forward has one point, θ itself.
+enum class WeightSlot { a, b };  // two small tensors are in use at once (a LayerNorm's weight and bias)
+class PointWeights {
+public:
+    virtual ~PointWeights() = default;
+    // For each point k, where it reads the `count` floats that θ holds at `theta` (a piece of model.params, at
+    // most max(4C, T·C) floats). The pointers stay valid until the same slot is asked for again.
+    virtual const float* const* get(const float* theta, size_t count, WeightSlot slot) = 0;
+    // For each point k: out[k] (N, OC) = in[k] (N, IC) · weight_kᵀ + bias_k (row stride ldo), where weight_k
+    // and bias_k are point k's reading of the θ pieces at `weight` (OC, IC) and `bias` (OC, may be null).
+    virtual void linear(float* const* out, const float* const* in, const float* weight, const float* bias, int N,
+                        int IC, int OC, int ldo) = 0;
+};
+
+// One point, reading θ itself.
+class ThetaWeights final : public PointWeights {
+public:
+    const float* const* get(const float* theta, size_t, WeightSlot slot) override {
+        const float*& held = theta_[size_t(slot)];
+        held = theta;
+        return &held;
+    }
+    void linear(float* const* out, const float* const* in, const float* weight, const float* bias, int N, int IC,
+                int OC, int ldo) override;
+
+private:
+    const float* theta_[2] = {};  // per slot
+};
+
+// One transformer block for each point k: reads the residual stream x_in[k] (B, T, C), writes a[k].residual3.
+// The points' ops alternate, each tensor's weights fetched once for all points.
+void block_forward(std::span<const BlockActivations> a, const float* const* x_in, const LayerWeights& w,
+                   PointWeights& weights, int B, int T, int C, int NH);
 
 }  // namespace nograd

@@ -6,6 +6,7 @@
 #include "model/backward.h"
 #include "model/generate.h"
 #include "model/parameters.h"
+#include "model/perturbed_forward.h"
 #include "util/error.h"
 
 namespace nograd {
@@ -20,6 +21,13 @@ MemoryPlan inference_plan(const GPT2Config& c, int B, int T) {
     return {"inference",
             {{"parameters", parameter_count(c) * 4},
              {"activations (inference layout)", Activations::floats_needed(c, B, T, ActivationLayout::inference) * 4}}};
+}
+
+MemoryPlan zeroth_order_plan(const GPT2Config& c, int B, int T, int points, int threads) {
+    return {"zeroth-order",
+            {{"parameters", parameter_count(c) * 4},
+             {"lockstep forward, " + std::to_string(points) + " points (activations without logits, logits chunk, weight copies)",
+              PerturbedForward::bytes_needed(c, B, T, points, threads)}}};
 }
 
 MemoryPlan backprop_plan(const GPT2Config& c, int B, int T) {

@@ -20,8 +20,12 @@ struct MemoryPlan {
     size_t total() const;
 };
 
-// Parameters + the inference activation layout: evaluation and every zeroth-order method.
+// Parameters + the inference activation layout: evaluation (`nograd eval`).
 MemoryPlan inference_plan(const GPT2Config& config, int B, int T);
+
+// Parameters + the lockstep forward of `points` points (model/perturbed_forward.h) on `threads` threads: every
+// zeroth-order method (2 points; newton 3), before its own vectors (newton's H, momentum, Adam's moments).
+MemoryPlan zeroth_order_plan(const GPT2Config& config, int B, int T, int points, int threads);
 
 // Parameters, gradients, AdamW's two moments and the training activation layout.
 MemoryPlan backprop_plan(const GPT2Config& config, int B, int T);

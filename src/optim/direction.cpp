@@ -251,4 +251,79 @@ void add_preconditioned_direction(float* params, std::span<const IndexRange> ran
     });
 }
 
+bool touches(std::span<const IndexRange> subset, size_t begin, size_t end) {
+    return std::any_of(subset.begin(), subset.end(),
+                       [&](const IndexRange& r) { return r.begin < end && begin < r.end && r.begin < r.end; });
+}
+
+namespace {
+
+// A subset range with its subset offset, for finding the ranges that meet a piece of θ.
+struct OffsetRange {
+    IndexRange range;
+    size_t subset_offset;
+};
+
+std::vector<OffsetRange> ranges_meeting(std::span<const IndexRange> subset, size_t begin, size_t end) {
+    std::vector<OffsetRange> meeting;
+    size_t offset = 0;
+    for (const IndexRange& r : subset) {
+        if (r.begin < end && begin < r.end && r.begin < r.end) meeting.push_back({r, offset});
+        offset += r.end - r.begin;
+    }
+    std::sort(meeting.begin(), meeting.end(),
+              [](const OffsetRange& a, const OffsetRange& b) { return a.range.begin < b.range.begin; });
+    return meeting;
+}
+
+// u[j] = u_{a+j} for j < b − a (see Perturbation), from the subset ranges that meet [a, b), sorted.
+void perturbation_piece(float* __restrict u, size_t a, size_t b, std::span<const OffsetRange> meeting,
+                        const Perturbation& p) {
+    const bool covered = std::any_of(meeting.begin(), meeting.end(),
+                                     [&](const OffsetRange& m) { return m.range.begin <= a && b <= m.range.end; });
+    if (!covered) std::fill_n(u, b - a, 0.0f);
+    for (const OffsetRange& m : meeting) {
+        if (m.range.end <= a) continue;
+        if (m.range.begin >= b) break;
+        const size_t lo = std::max(a, m.range.begin), hi = std::min(b, m.range.end);
+        generate_direction_serial(u + (lo - a), lo, hi, p.key, p.dist);
+        if (!p.diag_h) continue;
+        alignas(64) float sqrt_h[kDirectionChunk];
+        std::memcpy(sqrt_h, p.diag_h + m.subset_offset + (lo - m.range.begin), (hi - lo) * sizeof(float));
+        sqrt_in_place(sqrt_h, hi - lo);
+        float* __restrict z = u + (lo - a);
+        for (size_t k = 0; k < hi - lo; ++k) z[k] /= sqrt_h[k];
+    }
+}
+
+}  // namespace
+
+void perturbed_copies(std::span<float* const> outs, std::span<const float> scales, const float* params, size_t begin,
+                      size_t end, const Perturbation& perturbation) {
+    assert(outs.size() == scales.size());
+    const std::vector<OffsetRange> meeting = ranges_meeting(perturbation.subset, begin, end);
+    // Pieces cut at multiples of kDirectionChunk of the flat index, so the work units are the same whatever
+    // piece of θ is asked for; within a piece, one generation batch at a time, so u stays in L1 (with whole
+    // 4096-entry pieces, u, θ and the copies outgrew L1 and the copies cost 1.6x a pass over θ).
+    const size_t first_chunk = begin / kDirectionChunk, step = direction_step(perturbation.dist);
+    const ptrdiff_t chunks = ptrdiff_t(end > begin ? (end - 1) / kDirectionChunk - first_chunk + 1 : 0);
+#pragma omp parallel for schedule(static) if (chunks > 1)
+    for (ptrdiff_t c = 0; c < chunks; ++c) {
+        const size_t a = std::max(begin, (first_chunk + size_t(c)) * kDirectionChunk);
+        const size_t b = std::min(end, (first_chunk + size_t(c) + 1) * kDirectionChunk);
+        alignas(64) float u[kRademacherBatch];
+        for (size_t x = a; x < b;) {
+            const size_t y = std::min(b, (x / step + 1) * step);  // stop at a batch boundary
+            perturbation_piece(u, x, y, meeting, perturbation);
+            const float* __restrict theta = params + x;
+            for (size_t k = 0; k < outs.size(); ++k) {
+                float* __restrict out = outs[k] + (x - begin);
+                const float s = scales[k];
+                for (size_t j = 0; j < y - x; ++j) out[j] = theta[j] + s * u[j];
+            }
+            x = y;
+        }
+    }
+}
+
 }  // namespace nograd

@@ -74,6 +74,24 @@ void add_weighted_direction(float* params, std::span<const IndexRange> ranges, f
 void add_preconditioned_direction(float* params, std::span<const IndexRange> ranges, float scale,
                                   const float* diag_h, DirectionKey key, Distribution dist);
 
+// A direction over a parameter subset, as the forward pass needs it: u_i = z_i(key) for i in `subset` (divided
+// by sqrt(diag_h[k]), k the subset offset of i, when diag_h is set: HiZOO's θ ± εz/√H), and u_i = 0 elsewhere.
+struct Perturbation {
+    DirectionKey key;
+    Distribution dist = Distribution::gaussian;
+    std::span<const IndexRange> subset;
+    const float* diag_h = nullptr;  // subset-sized, or null
+};
+
+// Does [begin, end) hold any entry of the subset?
+bool touches(std::span<const IndexRange> subset, size_t begin, size_t end);
+
+// outs[k][j] = params[begin + j] + scales[k] * u_{begin+j} for j < end − begin and every k: the perturbed copies
+// of one piece of θ at several points along u, from one generation of u (made in L1-sized chunks, never
+// stored whole). θ is only read. Parallel (OpenMP, static schedule); the bits do not depend on the thread count.
+void perturbed_copies(std::span<float* const> outs, std::span<const float> scales, const float* params, size_t begin,
+                      size_t end, const Perturbation& perturbation);
+
 // The ranges cut at multiples of kDirectionChunk into numbered pieces, so an OpenMP loop can hand them out.
 class DirectionChunkPlan {
 public:

@@ -82,7 +82,7 @@ StepReport EsOptimizer::step(Objective& objective, const StepContext& context) {
     const std::vector<double> ranks = centred_ranks(all);
     std::vector<float> weights(n);
     for (size_t i = 0; i < n; ++i) weights[i] = float((ranks[i] - ranks[n + i]) / (2.0 * double(n) * double(sigma)));
-    restore_and_update(objective, keys, weights, float(context.lr));
+    update(objective, keys, weights, float(context.lr));
 
     StepReport report;
     report.loss = std::accumulate(all.begin(), all.end(), 0.0) / double(all.size());
@@ -95,22 +95,18 @@ StepReport EsOptimizer::step(Objective& objective, const StepContext& context) {
     return report;
 }
 
-// One pass: θ = θ_current + σ z_{n−1} (restore), ĝ = Σ_i w_i z_i, then SGD θ ← θ − ηĝ or Adam
-// (Kingma & Ba 2015): m ← β1 m + (1−β1)ĝ, v ← β2 v + (1−β2)ĝ², θ ← θ − η m̂/(√v̂ + eps).
-void EsOptimizer::restore_and_update(Objective& objective, std::span<const DirectionKey> keys,
-                                     std::span<const float> weights, float lr) {
+// One pass: ĝ = Σ_i w_i z_i, then SGD θ ← θ − ηĝ or Adam (Kingma & Ba 2015):
+// m ← β1 m + (1−β1)ĝ, v ← β2 v + (1−β2)ĝ², θ ← θ − η m̂/(√v̂ + eps).
+void EsOptimizer::update(Objective& objective, std::span<const DirectionKey> keys, std::span<const float> weights,
+                         float lr) {
     const size_t n = keys.size();
     float* params = objective.params.data();
     if (!options_.adam) {
-        // SGD is linear in the z_i, so the restore and the step are one add_scaled_directions call.
         std::vector<float> scales(n);
         for (size_t i = 0; i < n; ++i) scales[i] = -lr * weights[i];
-        scales[n - 1] += float(options_.sigma);
         add_scaled_directions(params, objective.trainable, keys, scales, options_.dist);
         return;
     }
-    std::vector<float> restore_scales(n, 0.0f);
-    restore_scales[n - 1] = float(options_.sigma);
     adam_steps_ += 1;
     const float b1 = float(options_.beta1), b2 = float(options_.beta2), guard = float(options_.adam_eps);
     const float correction1 = float(1.0 - std::pow(options_.beta1, double(adam_steps_)));
@@ -118,8 +114,8 @@ void EsOptimizer::restore_and_update(Objective& objective, std::span<const Direc
     float* adam_m = adam_m_.data();
     float* adam_v = adam_v_.data();
     for_each_combined_chunk(
-        objective.trainable, keys, restore_scales, weights, options_.dist,
-        [&](const float* restore, const float* estimate, size_t first, size_t count, size_t offset) {
+        objective.trainable, keys, weights, options_.dist,
+        [&](const float* estimate, size_t first, size_t count, size_t offset) {
             float* __restrict p = params + first;
             float* __restrict m = adam_m + offset;
             float* __restrict v = adam_v + offset;
@@ -127,7 +123,7 @@ void EsOptimizer::restore_and_update(Objective& objective, std::span<const Direc
                 const float g = estimate[k];
                 m[k] = b1 * m[k] + (1.0f - b1) * g;
                 v[k] = b2 * v[k] + (1.0f - b2) * g * g;
-                p[k] = p[k] + restore[k] - lr * (m[k] / correction1) / (std::sqrt(v[k] / correction2) + guard);
+                p[k] -= lr * (m[k] / correction1) / (std::sqrt(v[k] / correction2) + guard);
             }
         });
 }

@@ -30,7 +30,8 @@ struct EsOptions {
 std::vector<double> centred_ranks(std::span<const double> losses);
 
 // Memory: the parameters, plus m and v (two subset-sized vectors) with Adam.
-// Cost per step: 2n forward passes, 2n + 1 passes over the subset, 4n − 1 z generations.
+// Cost per step: 2n forward passes (each pair's two in lockstep, reading θ), one pass that writes θ, and
+// 2n z generations.
 // Because ranks fix the size of ĝ whatever the loss scale, the step does not shrink near an optimum:
 // converging needs a decaying lr (the trainer's schedule).
 class EsOptimizer final : public Optimizer {
@@ -48,8 +49,8 @@ public:
     nlohmann::json hyperparameters() const override;
 
 private:
-    void restore_and_update(Objective& objective, std::span<const DirectionKey> keys,
-                            std::span<const float> weights, float lr);
+    void update(Objective& objective, std::span<const DirectionKey> keys, std::span<const float> weights,
+                float lr);
 
     EsOptions options_;
     uint64_t seed_;

@@ -1,5 +1,5 @@
-// HiZOO-style diagonal Newton step: three losses on one batch, then one fused pass per coordinate that
-// restores θ with the old H, updates H, and takes the clipped preconditioned step with the new H.
+// HiZOO-style diagonal Newton step: three losses on one batch (θ itself, then θ ± εz/√H in lockstep, θ only
+// read), then one fused pass per coordinate that updates H and takes the clipped preconditioned step.
 #include "optim/newton.h"
 
 #include <algorithm>
@@ -47,18 +47,16 @@ StepReport NewtonOptimizer::step(Objective& objective, const StepContext& contex
     check_objective(objective, diag_h_.size(), "newton");
     const DirectionKey key = step_direction(seed_, context.step, 0);
     const float eps = float(options_.eps);
-    float* params = objective.params.data();
-    const double loss0 = objective.loss();
-    add_preconditioned_direction(params, objective.trainable, eps, diag_h_.data(), key, options_.dist);
-    const double loss_plus = objective.loss();
-    add_preconditioned_direction(params, objective.trainable, -2.0f * eps, diag_h_.data(), key, options_.dist);
-    const double loss_minus = objective.loss();
+    // L(θ) and L(θ ± εz/√H) in lockstep: θ is read from memory once for all three.
+    const Probe points[1] = {{key, {0.0f, eps, -eps}}};
+    const ProbeLosses probed = probe_losses(objective, points, options_.dist, diag_h_.data());
+    const double loss0 = probed.losses[0][0], loss_plus = probed.losses[0][1], loss_minus = probed.losses[0][2];
 
     StepReport report;
     report.loss = loss0;
     report.loss_kind = "unperturbed";
     report.forward_passes = 3;
-    report.direction_generations = 3;
+    report.direction_generations = 2;
     // g = uᵀ∇L and, since L⁺ + L⁻ − 2L0 ≈ ε² uᵀ∇²L u, curvature = uᵀ∇²L u / 2 with u = z/√H (ε cancels).
     const double projected = (loss_plus - loss_minus) / (2.0 * double(eps));
     const double curvature = std::abs(loss_plus + loss_minus - 2.0 * loss0) / (2.0 * double(eps) * double(eps));
@@ -67,13 +65,13 @@ StepReport NewtonOptimizer::step(Objective& objective, const StepContext& contex
     report.fields["eps"] = eps;
     const double losses[3] = {loss0, loss_plus, loss_minus};
     if (!all_finite(losses)) {
-        // Undo the perturbation and leave θ and H as they were: one NaN would reach every coordinate.
-        add_preconditioned_direction(params, objective.trainable, eps, diag_h_.data(), key, options_.dist);
+        // Leave θ and H as they were: one NaN would reach every coordinate.
+        report.direction_generations = 1;
         report.fields["skipped_nonfinite"] = true;
         return report;
     }
     const bool warming_up = context.step <= uint64_t(options_.h_warmup);
-    const size_t clipped = restore_update_h_and_step(objective, key, float(projected), float(curvature),
+    const size_t clipped = update_h_and_step(objective, key, float(projected), float(curvature),
                                                      warming_up ? 0.0f : float(context.lr));
     if (warming_up) report.fields["h_warmup"] = true;
     report.fields["clipped_fraction"] = diag_h_.empty() ? 0.0 : double(clipped) / double(diag_h_.size());
@@ -83,7 +81,7 @@ StepReport NewtonOptimizer::step(Objective& objective, const StepContext& contex
 namespace {
 
 struct NewtonCoefficients {
-    float eps, alpha, curvature, h_floor, projected, clip, lr;
+    float alpha, curvature, h_floor, projected, clip, lr;
 };
 
 // The per-coordinate update below on one piece; returns how many steps were clipped. A plain function with
@@ -94,13 +92,12 @@ int newton_update(float* __restrict theta, float* __restrict h, const float* __r
     int clipped = 0;
     for (size_t k = 0; k < count; ++k) {
         const float h_old = h[k];
-        const float restored = theta[k] + c.eps * z[k] / std::sqrt(h_old);
         const float h_ema = (1.0f - c.alpha) * h_old + c.alpha * c.curvature * h_old * z[k] * z[k];
         const float h_new = c.h_floor < h_ema ? h_ema : c.h_floor;  // max(floor, ·)
         const float step = c.projected * z[k] / std::sqrt(h_new);
         clipped += std::abs(step) > c.clip ? 1 : 0;
         h[k] = h_new;
-        theta[k] = restored - c.lr * (step < -c.clip ? -c.clip : (c.clip < step ? c.clip : step));
+        theta[k] -= c.lr * (step < -c.clip ? -c.clip : (c.clip < step ? c.clip : step));
     }
     return clipped;
 }
@@ -108,15 +105,14 @@ int newton_update(float* __restrict theta, float* __restrict h, const float* __r
 }  // namespace
 
 // Per coordinate, with z regenerated once (HiZOO, Algorithm 1, plus Sophia's clip and a floor):
-//   θ   = θ_current + ε z/√H_old                                      (undo θ − ε z/√H_old)
 //   H   ← max(h_floor, (1 − α) H_old + α · curvature · H_old z²)
 //   θ   ← θ − η · clamp(g z/√H, ±clip)                                 (with the new H)
 // The clipped count is summed with an atomic integer add, which gives the same total in any order.
-size_t NewtonOptimizer::restore_update_h_and_step(Objective& objective, DirectionKey key, float projected,
-                                                  float curvature, float lr) {
+size_t NewtonOptimizer::update_h_and_step(Objective& objective, DirectionKey key, float projected, float curvature,
+                                          float lr) {
     float* params = objective.params.data();
     float* diag_h = diag_h_.data();
-    const NewtonCoefficients coefficients{float(options_.eps), float(options_.alpha), curvature, float(options_.h_floor),
+    const NewtonCoefficients coefficients{float(options_.alpha), curvature, float(options_.h_floor),
                                           projected, float(options_.clip), lr};
     size_t clipped = 0;
     for_each_direction_chunk(objective.trainable, key, options_.dist,

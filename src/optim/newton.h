@@ -30,8 +30,8 @@ struct NewtonOptions {
     static NewtonOptions from_flags(const Flags& flags);  // defaults for absent flags
 };
 
-// Memory: one subset-sized vector, H. Cost per step: 3 forward passes (L0, L⁺, L⁻), 3 passes over the
-// subset and 3 z generations (perturb, flip, and restore + H update + step fused).
+// Memory: one subset-sized vector, H. Cost per step: 3 forward passes (L0, then L⁺ and L⁻ in lockstep,
+// reading θ and H), one pass that writes θ and H, and 2 z generations.
 // H settles near (d/2 + 1)·diag(∇²L) (Gaussian z, d = subset size), so the step η·g·z/√H is an η-fraction
 // of a noisy Newton step whatever d and the loss scale: the learning rate is dimensionless, ~0.1–1.
 class NewtonOptimizer final : public Optimizer {
@@ -49,8 +49,7 @@ public:
 
 private:
     // Returns how many coordinates were clipped.
-    size_t restore_update_h_and_step(Objective& objective, DirectionKey key, float projected, float curvature,
-                                     float lr);
+    size_t update_h_and_step(Objective& objective, DirectionKey key, float projected, float curvature, float lr);
 
     NewtonOptions options_;
     uint64_t seed_;

@@ -23,13 +23,17 @@ struct Objective {
     // Loss at the current parameters on the current minibatch: one forward pass. Every call within one
     // optimizer step sees the same minibatch.
     std::function<double()> loss;
+    // Zeroth-order methods: the losses at θ + s·u for each s of `scales`, u the perturbation's direction over
+    // the trainable entries, all on the current minibatch. θ itself is only read (no perturb-and-restore, so
+    // no rounding drift); the forward passes run together, so u is generated once for all the scales.
+    std::function<std::vector<double>(const Perturbation&, std::span<const float> scales)> losses_along;
     // First-order methods only: loss and gradient (written to `gradient`, same layout as params).
     std::function<double()> loss_and_gradient;
     std::span<float> gradient;
     // Population parallelism (es, spsa, random with several processes): when set, the processes share out
-    // the step's loss evaluations (optim/zeroth_order.h, take_walk) and gather the losses; `loss` is then local
-    // to each process. Null: this process evaluates every loss (alone, or with `loss` itself splitting the
-    // batch across processes).
+    // the step's loss evaluations (optim/zeroth_order.h, probe_losses) and gather the losses; `loss` and
+    // `losses_along` are then local to each process. Null: this process evaluates every loss (alone, or with
+    // the loss functions themselves splitting the batch across processes).
     Communicator* population = nullptr;
 };
 

@@ -40,29 +40,27 @@ StepReport RandomSearchOptimizer::step(Objective& objective, const StepContext& 
     const std::vector<DirectionKey> keys = step_directions(seed_, context.step, population);
     const float sigma = float(sigma_);
 
-    // The walk: the parent at θ, then θ + σz_0, and θ + σz_{j−1} → θ + σz_j in one pass per candidate.
-    Walk route;
-    route.evaluate();
-    for (size_t j = 0; j < population; ++j) {
-        if (j > 0) route.move(keys[j - 1], -sigma);
-        route.move(keys[j], sigma);
-        route.evaluate();
-    }
-    const WalkLosses walked = take_walk(objective, route, options_.dist);
-    const double parent_loss = walked.losses[0];
+    // The parent at θ (scale 0), then each candidate θ + σz_j; θ is not moved until one is accepted.
+    std::vector<Probe> probes = {{keys[0], {0.0f}}};
+    for (size_t j = 0; j < population; ++j) probes.push_back({keys[j], {sigma}});
+    const ProbeLosses probed = probe_losses(objective, probes, options_.dist);
+    const double parent_loss = probed.losses[0][0];
     StepReport report;
-    report.direction_generations = walked.generations;
-    double best_loss = walked.losses[1];
+    report.direction_generations = probed.generations;
+    double best_loss = probed.losses[1][0];
     size_t best = 0;
     for (size_t j = 1; j < population; ++j) {
-        const double loss = walked.losses[1 + j];
+        const double loss = probed.losses[1 + j][0];
         if (loss < best_loss || std::isnan(best_loss)) {
             best_loss = loss;
             best = j;
         }
     }
     const bool accept = best_loss <= parent_loss;  // false for NaN
-    report.direction_generations += settle(objective, keys, best, accept, sigma);
+    if (accept) {
+        add_scaled_direction(objective.params.data(), objective.trainable, sigma, keys[best], options_.dist);
+        report.direction_generations += 1;
+    }
 
     // Rechenberg's 1/5th success rule in Beyer & Schwefel's multiplicative form.
     sigma_ *= accept ? kSuccessFactor : kFailureFactor;
@@ -76,21 +74,6 @@ StepReport RandomSearchOptimizer::step(Objective& objective, const StepContext& 
     report.fields["acceptance_rate"] = double(accepted_) / double(steps_);
     report.fields["candidate_loss"] = best_loss;
     return report;
-}
-
-int RandomSearchOptimizer::settle(Objective& objective, std::span<const DirectionKey> keys, size_t best,
-                                  bool accept, float sigma) {
-    float* params = objective.params.data();
-    const size_t last = keys.size() - 1;
-    if (accept && best == last) return 0;  // already there, bit for bit the evaluated candidate
-    if (!accept) {
-        add_scaled_direction(params, objective.trainable, -sigma, keys[last], options_.dist);
-        return 1;
-    }
-    const DirectionKey pair[2] = {keys[last], keys[best]};
-    const float scales[2] = {-sigma, sigma};
-    add_scaled_directions(params, objective.trainable, pair, scales, options_.dist);
-    return 2;
 }
 
 nlohmann::json RandomSearchOptimizer::state_scalars() const {

@@ -21,8 +21,8 @@ struct RandomSearchOptions {
     static RandomSearchOptions from_flags(const Flags& flags);  // defaults for absent flags
 };
 
-// Memory: the parameters only. Cost per step: 1 + λ forward passes, λ + 1 or λ + 2 passes over the subset,
-// at most 2λ + 1 z generations.
+// Memory: the parameters only. Cost per step: 1 + λ forward passes that read θ (λ z generations), and one
+// pass that writes θ (one generation more) only when a candidate is accepted.
 class RandomSearchOptimizer final : public Optimizer {
 public:
     // σ is the step size and adapts itself: the trainer's lr (and its schedule) is not used.
@@ -43,9 +43,6 @@ public:
     double sigma() const { return sigma_; }
 
 private:
-    // Moves θ from the last candidate (θ + σ z_last) to the accepted one, or back to the parent.
-    int settle(Objective& objective, std::span<const DirectionKey> keys, size_t best, bool accept, float sigma);
-
     RandomSearchOptions options_;
     uint64_t seed_;
     size_t subset_size_;

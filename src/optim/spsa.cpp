@@ -86,25 +86,22 @@ StepReport SpsaOptimizer::step(Objective& objective, const StepContext& context)
     report.fields["eps"] = gain.eps;
     report.fields["lr"] = gain.lr;
     if (!all_finite(losses.plus) || !all_finite(losses.minus)) {
-        // A non-finite loss would spread NaN into every parameter: undo the perturbation, skip the update.
-        add_scaled_direction(objective.params.data(), objective.trainable, gain.eps, keys.back(), options_.dist);
-        report.direction_generations += 1;
+        // A non-finite loss would spread NaN into every parameter: skip the update (θ was never moved).
         report.fields["skipped_nonfinite"] = true;
         return report;
     }
-    restore_and_update(objective, keys, projected, gain);
+    update(objective, keys, projected, gain);
     report.direction_generations += int(keys.size());
     return report;
 }
 
-// One pass: θ = θ_current + ε z_{n−1} (restore), ĝ = (1/n) Σ_s g_s z_s, then
+// One pass: ĝ = (1/n) Σ_s g_s z_s, then
 //   θ ← θ − η(ĝ + λθ)                       (MeZO, Algorithm 1 with weight decay)
 //   m ← μm + ĝ + λθ,  θ ← θ − ηm            (momentum > 0; ZO-SGD-MMT in ZO-Bench)
-void SpsaOptimizer::restore_and_update(Objective& objective, std::span<const DirectionKey> keys,
-                                       std::span<const double> projected, Gain gain) {
+void SpsaOptimizer::update(Objective& objective, std::span<const DirectionKey> keys, std::span<const double> projected,
+                           Gain gain) {
     const size_t n = keys.size();
-    std::vector<float> restore_scales(n, 0.0f), update_scales(n);
-    restore_scales[n - 1] = gain.eps;
+    std::vector<float> update_scales(n);
     for (size_t s = 0; s < n; ++s) update_scales[s] = float(projected[s] / double(n));
 
     float* params = objective.params.data();
@@ -112,22 +109,18 @@ void SpsaOptimizer::restore_and_update(Objective& objective, std::span<const Dir
     const DecayMask decays(objective.trainable, objective.decays);
     const float lr = gain.lr, mu = float(options_.momentum), weight_decay = float(options_.weight_decay);
     for_each_combined_chunk(
-        objective.trainable, keys, restore_scales, update_scales, options_.dist,
-        [&](const float* restore, const float* estimate, size_t first, size_t count, size_t offset) {
+        objective.trainable, keys, update_scales, options_.dist,
+        [&](const float* estimate, size_t first, size_t count, size_t offset) {
             float* __restrict p = params + first;
             const float lambda = decays.at(offset) ? weight_decay : 0.0f;
             if (!momentum) {
-                for (size_t k = 0; k < count; ++k) {
-                    const float theta = p[k] + restore[k];
-                    p[k] = theta - lr * (estimate[k] + lambda * theta);
-                }
+                for (size_t k = 0; k < count; ++k) p[k] -= lr * (estimate[k] + lambda * p[k]);
                 return;
             }
             float* __restrict m = momentum + offset;
             for (size_t k = 0; k < count; ++k) {
-                const float theta = p[k] + restore[k];
-                m[k] = mu * m[k] + estimate[k] + lambda * theta;
-                p[k] = theta - lr * m[k];
+                m[k] = mu * m[k] + estimate[k] + lambda * p[k];
+                p[k] -= lr * m[k];
             }
         });
 }

@@ -33,7 +33,8 @@ struct SpsaOptions {
 };
 
 // Memory: the parameters, plus one subset-sized vector only when momentum > 0.
-// Cost per step: 2n forward passes, 2n + 1 passes over the subset, 4n − 1 z generations (n = 1: 3).
+// Cost per step: 2n forward passes (each pair's two in lockstep, reading θ), one pass that writes θ, and
+// 2n z generations (one per pair, one per direction in the update; n = 1: 2).
 class SpsaOptimizer final : public Optimizer {
 public:
     static constexpr double kDefaultLr = 1e-4;
@@ -51,8 +52,8 @@ private:
         float lr, eps;
     };
     Gain gain_at(const StepContext& context) const;
-    void restore_and_update(Objective& objective, std::span<const DirectionKey> keys,
-                            std::span<const double> projected, Gain gain);
+    void update(Objective& objective, std::span<const DirectionKey> keys, std::span<const double> projected,
+                Gain gain);
 
     SpsaOptions options_;
     uint64_t seed_;

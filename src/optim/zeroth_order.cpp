@@ -1,6 +1,5 @@
-// Shared pieces of the zeroth-order optimizers: subset checks, the weight-decay mask, the in-place
-// antithetic-pair evaluation (MeZO's perturb / flip, with restores folded into the next perturbation) and
-// option plumbing. See zeroth_order.h for the pass and generation counts.
+// Shared pieces of the zeroth-order optimizers: subset checks, the weight-decay mask, the loss probes
+// (shared out between processes when there are several) and option plumbing. See zeroth_order.h for the pass and generation counts.
 #include "optim/zeroth_order.h"
 
 #include <cmath>
@@ -53,61 +52,48 @@ bool DecayMask::at(size_t subset_offset) const {
     return r < decays_.size() && decays_[r];
 }
 
-namespace {
-
-// Moves [begin, end) of the walk in one pass; returns the z generations (a repeated key reuses its z).
-int make_moves(Objective& objective, const Walk& walk, size_t begin, size_t end, Distribution dist) {
-    if (begin == end) return 0;
-    const std::span<const DirectionKey> keys(walk.keys.data() + begin, end - begin);
-    const std::span<const float> scales(walk.scales.data() + begin, end - begin);
-    add_scaled_directions(objective.params.data(), objective.trainable, keys, scales, dist);
-    int generations = 1;
-    for (size_t m = 1; m < keys.size(); ++m) generations += keys[m] != keys[m - 1] ? 1 : 0;
-    return generations;
-}
-
-}  // namespace
-
-WalkLosses take_walk_share(Objective& objective, const Walk& walk, Distribution dist, size_t first, size_t last) {
-    WalkLosses result;
-    result.losses.assign(walk.points.size(), std::numeric_limits<double>::quiet_NaN());
-    size_t moved = 0;
-    for (size_t j = first; j < last; ++j) {
-        result.generations += make_moves(objective, walk, moved, walk.points[j], dist);
-        moved = walk.points[j];
-        result.losses[j] = objective.loss();
-    }
-    result.generations += make_moves(objective, walk, moved, walk.keys.size(), dist);
-    return result;
-}
-
-WalkLosses take_walk(Objective& objective, const Walk& walk, Distribution dist) {
+ProbeLosses probe_losses(Objective& objective, std::span<const Probe> probes, Distribution dist,
+                         const float* diag_h) {
+    if (!objective.losses_along) throw Error("zeroth-order step: the objective has no losses_along");
     Communicator* group = objective.population;
-    if (!group || group->size() == 1) return take_walk_share(objective, walk, dist, 0, walk.points.size());
-    const Block mine = group->block_of(walk.points.size());
-    WalkLosses result = take_walk_share(objective, walk, dist, mine.begin, mine.end);
-    const std::span<const double> evaluated(result.losses.data() + mine.begin, mine.size());
-    result.losses = group->allgather_blocks(evaluated, walk.points.size());
+    const bool shared = group && group->size() > 1;
+    const Block mine = shared ? group->block_of(probes.size()) : Block{0, probes.size()};
+    ProbeLosses result;
+    result.losses.resize(probes.size());
+    for (size_t j = mine.begin; j < mine.end; ++j) {
+        const Probe& probe = probes[j];
+        const Perturbation p{probe.key, dist, objective.trainable, diag_h};
+        result.losses[j] = objective.losses_along(p, probe.scales);
+        const bool moves = std::any_of(probe.scales.begin(), probe.scales.end(), [](float s) { return s != 0.0f; });
+        result.generations += moves ? 1 : 0;
+    }
+    if (!shared) return result;
+    // One gather per scale slot: slot i of every probe, each process sending its block.
+    const size_t slots = probes.empty() ? 0 : probes[0].scales.size();
+    for (const Probe& probe : probes)
+        if (probe.scales.size() != slots) throw Error("probe_losses: probes of different sizes cannot be shared out");
+    for (size_t j = 0; j < probes.size(); ++j)
+        if (j < mine.begin || j >= mine.end) result.losses[j].assign(slots, 0.0);
+    for (size_t i = 0; i < slots; ++i) {
+        std::vector<double> evaluated;
+        for (size_t j = mine.begin; j < mine.end; ++j) evaluated.push_back(result.losses[j][i]);
+        const std::vector<double> all = group->allgather_blocks(evaluated, probes.size());
+        for (size_t j = 0; j < probes.size(); ++j) result.losses[j][i] = all[j];
+    }
     return result;
 }
 
 PairLosses evaluate_antithetic_pairs(Objective& objective, std::span<const DirectionKey> keys, float scale,
                                      Distribution dist) {
-    Walk route;
-    for (size_t i = 0; i < keys.size(); ++i) {
-        if (i > 0) route.move(keys[i - 1], scale);  // restore z_{i−1} and perturb along z_i in one pass
-        route.move(keys[i], scale);                 // θ + s z_i
-        route.evaluate();
-        route.move(keys[i], -2.0f * scale);         // θ − s z_i
-        route.evaluate();
-    }
-    const WalkLosses walked = take_walk(objective, route, dist);
+    std::vector<Probe> pairs;
+    for (const DirectionKey& key : keys) pairs.push_back({key, {scale, -scale}});
+    const ProbeLosses probed = probe_losses(objective, pairs, dist);
     PairLosses losses;
-    for (size_t i = 0; i < keys.size(); ++i) {
-        losses.plus.push_back(walked.losses[2 * i]);
-        losses.minus.push_back(walked.losses[2 * i + 1]);
+    for (const std::vector<double>& pair : probed.losses) {
+        losses.plus.push_back(pair[0]);
+        losses.minus.push_back(pair[1]);
     }
-    losses.generations = walked.generations;
+    losses.generations = probed.generations;
     return losses;
 }
 

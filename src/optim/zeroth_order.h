@@ -1,6 +1,6 @@
 // Machinery shared by the zeroth-order optimizers (random search, ES, SPSA, diagonal Newton): the keys of a
-// step's directions, the antithetic-pair evaluation that SPSA and ES share, the fused final pass that
-// restores θ and applies a per-coordinate update in one sweep, and option plumbing. The update rules
+// step's directions, the loss probes along them (with the antithetic pairs that SPSA and ES share), the fused
+// final pass that applies a per-coordinate update in one sweep, and option plumbing. The update rules
 // themselves live in each optimizer's own file; nothing here allocates a parameter-sized buffer.
 #pragma once
 #include <algorithm>
@@ -38,34 +38,23 @@ private:
     std::vector<bool> decays_;
 };
 
-// A step's loss evaluations as one walk through parameter space, in place: θ moves by θ += scale·z(key),
-// one move after another, and the loss is taken at points along the way (point j after the first
-// points[j] moves). Restoring θ in place is not exact in fp32, so the bits of θ at point j depend on every
-// earlier move: a process that evaluates only some points still makes all the moves, in the same order.
-struct Walk {
-    std::vector<DirectionKey> keys;
+// A step's loss evaluations along one direction: L(θ + s·u(key)) for each s of `scales` (u preconditioned by
+// the optimizer's diag_h when it passes one). Scale 0 is θ itself and generates nothing.
+struct Probe {
+    DirectionKey key;
     std::vector<float> scales;
-    std::vector<size_t> points;
-
-    void move(DirectionKey key, float scale) {
-        keys.push_back(key);
-        scales.push_back(scale);
-    }
-    void evaluate() { points.push_back(keys.size()); }
 };
 
-struct WalkLosses {
-    std::vector<double> losses;  // one per point, in walk order
-    int generations = 0;         // z generations over the subset made by this process
+struct ProbeLosses {
+    std::vector<std::vector<double>> losses;  // per probe, per scale
+    int generations = 0;                      // z generations over the subset made by this process
 };
 
-// Takes the walk; θ ends after the last move. With objective.population set (several processes), each process
-// evaluates its block of the points (Communicator::block_of), making the moves between and beyond them in
-// merged passes, and the losses are gathered: every process returns all losses and ends with the θ one
-// process would, bit for bit. Each run of moves between two evaluations is one pass over θ.
-WalkLosses take_walk(Objective& objective, const Walk& walk, Distribution dist);
-// What one process does: every move, but only the losses of points [first, last) (the rest stay NaN).
-WalkLosses take_walk_share(Objective& objective, const Walk& walk, Distribution dist, size_t first, size_t last);
+// Every probe's losses through objective.losses_along, θ unchanged. With objective.population set (several
+// processes), the processes take contiguous blocks of the probes (Communicator::block_of) and gather the
+// losses, so every process returns all of them; the probes must then all have the same number of scales.
+ProbeLosses probe_losses(Objective& objective, std::span<const Probe> probes, Distribution dist,
+                         const float* diag_h = nullptr);
 
 // The losses of n antithetic pairs: plus[i] = L(θ + s z_i), minus[i] = L(θ − s z_i), all on one batch.
 struct PairLosses {
@@ -73,44 +62,32 @@ struct PairLosses {
     int generations = 0;  // z generations over the subset
 };
 
-// Evaluates the pairs of `keys` at scale s in place, as a walk: +s z_0, then per pair −2s z_i, and between
-// pairs one pass that restores z_i and perturbs z_{i+1}. It returns with θ at θ − s z_{n−1}: the caller's
-// final pass adds s z_{n−1} back, folded into its update. 2n forward passes, 2n passes over θ, 3n − 1
-// generations (one process; with several, each makes 2n/K of the forward passes).
+// 2n forward passes, run pair by pair (each pair's two in lockstep), n generations; θ is not changed.
 PairLosses evaluate_antithetic_pairs(Objective& objective, std::span<const DirectionKey> keys, float scale,
                                      Distribution dist);
 
 // The final pass of SPSA and ES: for each piece of the ranges, regenerates each key's z once (n
-// generations, one pass over θ) and forms
-//   restore[k]  = Σ_s restore_scales[s] · z^(s)_k      (undo the last perturbation)
-//   combined[k] = Σ_s update_scales[s]  · z^(s)_k      (the gradient estimate, before the update rule)
-// then calls f(restore, combined, param_begin, count, subset_offset). Pieces run in parallel: f must be
+// generations, one pass over θ), forms combined[k] = Σ_s scales[s] · z^(s)_k (the gradient estimate, before
+// the update rule) and calls f(combined, param_begin, count, subset_offset). Pieces run in parallel: f must be
 // per-coordinate (then the bits are the same for any thread count) and must not throw.
 template <class F>
 void for_each_combined_chunk(std::span<const IndexRange> ranges, std::span<const DirectionKey> keys,
-                             std::span<const float> restore_scales, std::span<const float> update_scales,
-                             Distribution dist, F&& f) {
+                             std::span<const float> scales, Distribution dist, F&& f) {
     const DirectionChunkPlan plan(ranges);
     const ptrdiff_t pieces = static_cast<ptrdiff_t>(plan.size());
 #pragma omp parallel for schedule(static) if (pieces > 1)
     for (ptrdiff_t number = 0; number < pieces; ++number) {
         alignas(64) float z[kDirectionChunk];
-        alignas(64) float restore[kDirectionChunk];
         alignas(64) float combined[kDirectionChunk];
         const DirectionChunkPlan::Piece piece = plan.piece(static_cast<size_t>(number));
         const size_t count = piece.end - piece.begin;
-        std::fill_n(restore, count, 0.0f);
         std::fill_n(combined, count, 0.0f);
         for (size_t s = 0; s < keys.size(); ++s) {
             generate_direction_serial(z, piece.begin, piece.end, keys[s], dist);
-            const float r = restore_scales[s], u = update_scales[s];
-            for (size_t k = 0; k < count; ++k) {
-                restore[k] += r * z[k];
-                combined[k] += u * z[k];
-            }
+            const float u = scales[s];
+            for (size_t k = 0; k < count; ++k) combined[k] += u * z[k];
         }
-        f(static_cast<const float*>(restore), static_cast<const float*>(combined), piece.begin, count,
-          piece.subset_offset);
+        f(static_cast<const float*>(combined), piece.begin, count, piece.subset_offset);
     }
 }
 

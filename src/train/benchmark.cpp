@@ -1,5 +1,6 @@
 #include "train/benchmark.h"
 
+#include <omp.h>
 #include <algorithm>
 #include <chrono>
 
@@ -109,21 +110,39 @@ BenchMode bench_mode_from_name(const std::string& name, const std::string& flag)
 }
 
 ModeRunner::ModeRunner(BenchModel& bench, BenchMode mode)
-    : bench_(bench), mode_(mode),
-      acts_(bench.model.config, bench.B, bench.T,
-            mode == BenchMode::backprop ? ActivationLayout::training : ActivationLayout::inference) {
+    : bench_(bench), mode_(mode) {
     objective_.params = bench.model.params.span();
     objective_.trainable = bench.trainable.ranges;
     objective_.decays = bench.trainable.decays;
+    const int B = bench.B, T = bench.T;
+    if (mode != BenchMode::forward && mode != BenchMode::backprop) {
+        lockstep_ = std::make_unique<PerturbedForward>(bench.model.config, B, T);
+        objective_.losses_along = [this, T](const Perturbation& p, std::span<const float> scales) {
+            std::vector<double> losses;
+            for (const std::vector<double>& sums :
+                 lockstep_->sequence_sums(bench_.model, bench_.inputs.data(), bench_.targets.data(), p, scales))
+                losses.push_back(batch_mean_loss(sums, T));
+            return losses;
+        };
+        objective_.loss = [this] {
+            const float theta[1] = {0.0f};
+            return objective_.losses_along(Perturbation{{0, 0}, Distribution::gaussian, {}, nullptr}, theta)[0];
+        };
+        optimizer_ = make_bench_optimizer(mode, bench.trainable.size(), 1337);
+        return;
+    }
+    acts_ = std::make_unique<Activations>(bench.model.config, B, T,
+                                          mode == BenchMode::backprop ? ActivationLayout::training
+                                                                      : ActivationLayout::inference);
     objective_.loss = [this] {
-        return gpt2_forward(bench_.model, acts_, bench_.inputs.data(), bench_.targets.data());
+        return gpt2_forward(bench_.model, *acts_, bench_.inputs.data(), bench_.targets.data());
     };
     if (mode == BenchMode::backprop) {
         act_grads_ = std::make_unique<ActivationGrads>(bench.model.config, bench.B, bench.T);
         grads_ = FloatBuffer(bench.model.params.size());
         objective_.gradient = grads_.span();
         objective_.loss_and_gradient = [this] {
-            return gpt2_forward_backward(bench_.model, acts_, *act_grads_, grads_.data(), bench_.inputs.data(),
+            return gpt2_forward_backward(bench_.model, *acts_, *act_grads_, grads_.data(), bench_.inputs.data(),
                                          bench_.targets.data());
         };
     }
@@ -156,7 +175,10 @@ int ModeRunner::forward_passes() const {
 MemoryPlan ModeRunner::plan() const {
     const GPT2Config& c = bench_.model.config;
     if (mode_ == BenchMode::backprop) return backprop_plan(c, bench_.B, bench_.T);
-    MemoryPlan plan = inference_plan(c, bench_.B, bench_.T);
+    const int points = mode_ == BenchMode::random ? 1 : mode_ == BenchMode::newton ? 3 : 2;  // per lockstep
+    MemoryPlan plan = mode_ == BenchMode::forward
+                          ? inference_plan(c, bench_.B, bench_.T)
+                          : zeroth_order_plan(c, bench_.B, bench_.T, points, omp_get_max_threads());
     plan.mode = bench_mode_name(mode_);
     if (mode_ == BenchMode::newton) plan.items.push_back({"diagonal Hessian H", bench_.trainable.size() * 4});
     return plan;

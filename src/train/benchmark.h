@@ -12,6 +12,7 @@
 #include "model/backward.h"
 #include "model/gpt2.h"
 #include "model/memory_plan.h"
+#include "model/perturbed_forward.h"
 #include "optim/optimizer.h"
 #include "train/param_subset.h"
 
@@ -55,7 +56,8 @@ public:
 private:
     BenchModel& bench_;
     BenchMode mode_;
-    Activations acts_;
+    std::unique_ptr<Activations> acts_;           // forward (inference layout) and backprop (training)
+    std::unique_ptr<PerturbedForward> lockstep_;  // the zeroth-order modes, as `nograd train` runs them
     std::unique_ptr<ActivationGrads> act_grads_;
     FloatBuffer grads_;
     Objective objective_;

@@ -12,6 +12,7 @@
 #include "kernels/gemm.h"
 #include "model/backward.h"
 #include "model/checkpoint.h"
+#include "model/perturbed_forward.h"
 #include "optim/zeroth_order.h"
 #include "train/data_order.h"
 #include "train/evaluate.h"
@@ -128,8 +129,6 @@ public:
         : model_(model), optimizer_(optimizer), train_data_(train_data), val_data_(val_data), s_(s), comm_(comm),
           sequences_(s.data_parallel ? comm.block_of(size_t(s.batch)) : Block{0, size_t(s.batch)}),
           order_(train_data.num_batches(s.batch, s.seq), s.shuffle, s.seed),
-          acts_(model.config, int(sequences_.size()), s.seq,
-                s.first_order ? ActivationLayout::training : ActivationLayout::inference),
           log_(rank0_path(comm, s.log_path), !s.resume_path.empty()),
           curve_(rank0_path(comm, s.curve_path), !s.resume_path.empty()) {
         if (sequences_.size() == 0)
@@ -142,7 +141,14 @@ public:
         objective_.decays = subset.decays;
         objective_.loss = [this] { return batch_loss(batch_.inputs.data(), batch_.targets.data()); };
         if (!s.data_parallel && comm.size() > 1) objective_.population = &comm;
-        if (s.first_order) {
+        if (!s.first_order) {
+            // Every zeroth-order loss, the unperturbed ones and validation too, is a point of the lockstep forward.
+            lockstep_ = std::make_unique<PerturbedForward>(model.config, int(sequences_.size()), s.seq);
+            objective_.losses_along = [this](const Perturbation& p, std::span<const float> scales) {
+                return batch_losses_along(batch_.inputs.data(), batch_.targets.data(), p, scales);
+            };
+        } else {
+            acts_ = std::make_unique<Activations>(model.config, int(sequences_.size()), s.seq, ActivationLayout::training);
             act_grads_ = std::make_unique<ActivationGrads>(model.config, int(sequences_.size()), s.seq);
             grads_ = FloatBuffer(model.params.size());
             objective_.gradient = grads_.span();
@@ -158,8 +164,11 @@ public:
 
 private:
     double batch_loss(const int* inputs, const int* targets);
+    std::vector<double> batch_losses_along(const int* inputs, const int* targets, const Perturbation& perturbation,
+                                           std::span<const float> scales);
     double batch_loss_and_gradient();
-    double gathered_loss();
+    std::vector<double> sequence_sums_of(const float* losses) const;  // (sequences, T) → per-sequence sums
+    double gathered_loss(std::span<const double> sequence_sums);
     long restore_state(const std::string& state_path, bool resuming);
     long reload_pair(const std::string& model_path);
     long roll_back(long step, const std::string& why, bool at_saved_parameters);
@@ -185,7 +194,8 @@ private:
     Communicator& comm_;
     const Block sequences_;  // this process's sequences of each batch: all, unless data-parallel
     DataOrder order_;
-    Activations acts_;
+    std::unique_ptr<Activations> acts_;         // first-order runs: the training layout
+    std::unique_ptr<PerturbedForward> lockstep_;  // zeroth-order runs
     std::unique_ptr<ActivationGrads> act_grads_;
     FloatBuffer grads_;
     StepData batch_;
@@ -207,22 +217,41 @@ private:
 // The loss of one whole batch (B, T). Data-parallel, this process runs the forward pass on its own
 // sequences and the per-sequence sums are gathered: the same bits as one process on the whole batch.
 double Run::batch_loss(const int* inputs, const int* targets) {
+    if (lockstep_) {
+        const float theta[1] = {0.0f};
+        return batch_losses_along(inputs, targets, Perturbation{{0, 0}, Distribution::gaussian, {}, nullptr}, theta)[0];
+    }
     const size_t offset = sequences_.begin * size_t(s_.seq);
-    const float loss = gpt2_forward(model_, acts_, inputs + offset, targets + offset);
-    return s_.data_parallel ? gathered_loss() : double(loss);
+    const float loss = gpt2_forward(model_, *acts_, inputs + offset, targets + offset);
+    return s_.data_parallel ? gathered_loss(sequence_sums_of(acts_->losses)) : double(loss);
 }
 
-double Run::gathered_loss() {
-    std::vector<double> mine(sequences_.size());
-    for (size_t b = 0; b < mine.size(); ++b) mine[b] = sequence_loss_sum(acts_.losses + b * size_t(s_.seq), s_.seq);
-    return double(batch_mean_loss(comm_.allgather_blocks(mine, size_t(s_.batch)), s_.seq));
+std::vector<double> Run::batch_losses_along(const int* inputs, const int* targets, const Perturbation& perturbation,
+                                            std::span<const float> scales) {
+    const size_t offset = sequences_.begin * size_t(s_.seq);
+    const std::vector<std::vector<double>> sums =
+        lockstep_->sequence_sums(model_, inputs + offset, targets + offset, perturbation, scales);
+    std::vector<double> losses;
+    for (const std::vector<double>& point : sums)
+        losses.push_back(s_.data_parallel ? gathered_loss(point) : double(batch_mean_loss(point, s_.seq)));
+    return losses;
+}
+
+std::vector<double> Run::sequence_sums_of(const float* losses) const {
+    std::vector<double> sums(sequences_.size());
+    for (size_t b = 0; b < sums.size(); ++b) sums[b] = sequence_loss_sum(losses + b * size_t(s_.seq), s_.seq);
+    return sums;
+}
+
+double Run::gathered_loss(std::span<const double> sequence_sums) {
+    return double(batch_mean_loss(comm_.allgather_blocks(sequence_sums, size_t(s_.batch)), s_.seq));
 }
 
 // Backprop, data-parallel as llm.c does it: each process differentiates the mean loss of its own sequences,
 // and the gradient of the batch's mean is Σ_r (n_r/B)·g_r, summed by MPI_Allreduce over the trained ranges.
 double Run::batch_loss_and_gradient() {
     const size_t offset = sequences_.begin * size_t(s_.seq);
-    const float loss = gpt2_forward_backward(model_, acts_, *act_grads_, grads_.data(), batch_.inputs.data() + offset,
+    const float loss = gpt2_forward_backward(model_, *acts_, *act_grads_, grads_.data(), batch_.inputs.data() + offset,
                                              batch_.targets.data() + offset);
     if (!s_.data_parallel) return double(loss);
     if (comm_.size() > 1) {
@@ -233,7 +262,7 @@ double Run::batch_loss_and_gradient() {
             comm_.allreduce_sum(g);
         }
     }
-    return gathered_loss();
+    return gathered_loss(sequence_sums_of(acts_->losses));
 }
 
 // Every process must hold the same parameters, optimizer state and data, or the replicas would drift

@@ -1,0 +1,183 @@
+#include "model/perturbed_forward.h"
+
+#include <algorithm>
+#include <cassert>
+#include <omp.h>
+
+#include "kernels/crossentropy.h"
+#include "kernels/layernorm.h"
+#include "kernels/matmul.h"
+
+namespace nograd {
+namespace {
+
+constexpr int kGemmTileCols = 384;       // kernels/gemm.cpp's tile width
+constexpr size_t kRowChunkFloats = 384 * 1024;  // 1.5 MB: a chunk of weight rows and its product stay in cache
+
+// Rounded up to 16 floats, so that every slot stays 64-byte aligned.
+size_t aligned(size_t floats) { return (floats + 15) / 16 * 16; }
+
+size_t small_slot_floats(const GPT2Config& c, int T) { return aligned(std::max(size_t(4) * c.channels, size_t(T) * c.channels)); }
+
+// Weight rows per chunk of a Linear layer with IC inputs: whole tiles of 384 up to IC = 1024, fewer (a
+// multiple of 32) for wider inputs, so that a chunk holds at most kRowChunkFloats.
+int chunk_rows(int IC) { return std::clamp(int(kRowChunkFloats / size_t(IC)) / 32 * 32, 32, kGemmTileCols); }
+
+// The weights of the points θ + s_k·u. A tensor the perturbation does not touch, and every point with s = 0,
+// read θ itself; the others read copies: small tensors whole, a Linear layer's matrix chunk by chunk of rows,
+// each chunk copied and multiplied by one thread while it is in that thread's cache (θ is read from memory
+// once, by the copy, and the copies are never written back).
+class PerturbedWeights final : public PointWeights {
+public:
+    // small_copies[k]: point k's two slots of small_floats; row_copies[k]: its kRowChunkFloats per thread.
+    PerturbedWeights(const GPT2& model, const Perturbation& perturbation, std::span<const float> scales,
+                     std::vector<float*> small_copies, size_t small_floats, std::vector<float*> row_copies)
+        : base_(model.params.data()), perturbation_(perturbation), scales_(scales), small_floats_(small_floats),
+          small_copies_(std::move(small_copies)), row_copies_(std::move(row_copies)) {
+        for (std::vector<const float*>& p : pointers_) p.resize(scales.size());
+    }
+
+    const float* const* get(const float* theta, size_t count, WeightSlot slot) override {
+        assert(count <= small_floats_);
+        const size_t s = size_t(slot), K = scales_.size();
+        std::vector<const float*>& out = pointers_[s];
+        std::vector<float*> copies;
+        std::vector<float> scales;
+        const bool touched = touches(piece(theta, count));
+        for (size_t k = 0; k < K; ++k) {
+            out[k] = theta;
+            if (!touched || scales_[k] == 0.0f) continue;
+            float* copy = small_copies_[k] + s * small_floats_;
+            out[k] = copy;
+            copies.push_back(copy);
+            scales.push_back(scales_[k]);
+        }
+        if (!copies.empty()) perturbed_copies(copies, scales, base_, offset(theta), offset(theta) + count, perturbation_);
+        return out.data();
+    }
+
+    void linear(float* const* out, const float* const* in, const float* weight, const float* bias, int N, int IC,
+                int OC, int ldo) override {
+        const size_t K = scales_.size();
+        const float* const* b = bias ? get(bias, size_t(OC), WeightSlot::a) : nullptr;
+        if (!touches(piece(weight, size_t(OC) * IC))) {
+            for (size_t k = 0; k < K; ++k) matmul_forward(out[k], in[k], weight, b ? b[k] : nullptr, N, IC, OC, ldo);
+            return;
+        }
+        const int rows = chunk_rows(IC), chunks = (OC + rows - 1) / rows;
+        // Dynamic: a chunk's result does not depend on which thread computes it.
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int c = 0; c < chunks; ++c) {
+            const int r0 = c * rows, n = std::min(rows, OC - r0);
+            const float* theta = weight + size_t(r0) * IC;
+            const size_t thread = size_t(omp_get_thread_num());
+            std::vector<float*> copies;
+            std::vector<float> scales;
+            for (size_t k = 0; k < K; ++k)
+                if (scales_[k] != 0.0f) copies.push_back(row_copies_[k] + thread * kRowChunkFloats), scales.push_back(scales_[k]);
+            perturbed_copies(copies, scales, base_, offset(theta), offset(theta) + size_t(n) * IC, perturbation_);
+            for (size_t k = 0, moved = 0; k < K; ++k) {
+                const float* w = scales_[k] != 0.0f ? copies[moved++] : theta;
+                matmul_forward_serial(out[k] + r0, in[k], w, b ? b[k] + r0 : nullptr, N, IC, n, ldo);
+            }
+        }
+    }
+
+private:
+    size_t offset(const float* theta) const { return size_t(theta - base_); }
+    IndexRange piece(const float* theta, size_t count) const { return {offset(theta), offset(theta) + count}; }
+    bool touches(IndexRange r) const { return nograd::touches(perturbation_.subset, r.begin, r.end); }
+
+    const float* base_;
+    const Perturbation& perturbation_;
+    std::span<const float> scales_;
+    size_t small_floats_;
+    std::vector<float*> small_copies_, row_copies_;
+    std::vector<const float*> pointers_[2];
+};
+
+// Token + position embedding for each point: x_k[b, t] = wte_k[token] + wpe_k[t].
+void embed(std::span<Activations* const> points, PointWeights& weights, const GPT2& model, const int* inputs, int B, int T) {
+    const int C = model.config.channels;
+    const float* const* wpe = weights.get(model.weights.wpe, size_t(T) * C, WeightSlot::a);
+    for (int n = 0; n < B * T; ++n) {
+        const float* const* wte = weights.get(model.weights.wte + size_t(inputs[n]) * C, size_t(C), WeightSlot::b);
+        for (size_t k = 0; k < points.size(); ++k) {
+            float* out = points[k]->encoded + size_t(n) * C;
+            const float* token = wte[k];
+            const float* position = wpe[k] + size_t(n % T) * C;
+            for (int i = 0; i < C; ++i) out[i] = token[i] + position[i];
+        }
+    }
+}
+
+}  // namespace
+
+int PerturbedForward::vocab_chunk(const GPT2Config& c) {
+    return (4 * c.channels + kGemmTileCols - 1) / kGemmTileCols * kGemmTileCols;
+}
+
+size_t PerturbedForward::bytes_needed(const GPT2Config& c, int B, int T, int points, int threads) {
+    const size_t per_point = Activations::floats_needed(c, B, T, ActivationLayout::loss_only) +
+                             size_t(B) * T * size_t(vocab_chunk(c)) + 2 * small_slot_floats(c, T) +
+                             size_t(threads) * kRowChunkFloats;
+    return 4 * size_t(points) * per_point;
+}
+
+PerturbedForward::Point::Point(const GPT2Config& c, int B, int T, int threads)
+    : acts(c, B, T, ActivationLayout::loss_only), logits(size_t(B) * T * size_t(vocab_chunk(c))),
+      small_copies(2 * small_slot_floats(c, T)), row_copies(size_t(threads) * kRowChunkFloats) {}
+
+PerturbedForward::PerturbedForward(const GPT2Config& c, int B, int T)
+    : config_(c), B_(B), T_(T), threads_(omp_get_max_threads()) {}
+
+std::vector<std::vector<double>> PerturbedForward::sequence_sums(const GPT2& model, const int* inputs,
+                                                                 const int* targets, const Perturbation& perturbation,
+                                                                 std::span<const float> scales) {
+    assert(!scales.empty() && omp_get_max_threads() <= threads_);
+    const GPT2Config& c = model.config;
+    const int B = B_, T = T_, C = c.channels, BT = B * T, V = c.vocab_size;
+    const size_t K = scales.size();
+    while (points_.size() < K) points_.emplace_back(config_, B, T, threads_);
+    std::vector<Activations*> acts;
+    std::vector<float*> small_copies, row_copies;
+    for (size_t k = 0; k < K; ++k) {
+        acts.push_back(&points_[k].acts);
+        small_copies.push_back(points_[k].small_copies.data());
+        row_copies.push_back(points_[k].row_copies.data());
+    }
+    PerturbedWeights weights(model, perturbation, scales, small_copies, small_slot_floats(c, T), row_copies);
+
+    embed(acts, weights, model, inputs, B, T);
+    std::vector<BlockActivations> blocks(K);
+    std::vector<const float*> x(K);
+    for (size_t k = 0; k < K; ++k) x[k] = acts[k]->encoded;
+    for (int l = 0; l < c.num_layers; ++l) {
+        for (size_t k = 0; k < K; ++k) blocks[k] = acts[k]->blocks[size_t(l)];
+        block_forward(blocks, x.data(), layer_weights(model.weights, c, l), weights, B, T, C, c.num_heads);
+        for (size_t k = 0; k < K; ++k) x[k] = blocks[k].residual3;
+    }
+    const float* const* lnfw = weights.get(model.weights.lnfw, size_t(C), WeightSlot::a);
+    const float* const* lnfb = weights.get(model.weights.lnfb, size_t(C), WeightSlot::b);
+    for (size_t k = 0; k < K; ++k) layernorm_forward(acts[k]->lnf, nullptr, nullptr, x[k], lnfw[k], lnfb[k], BT, C);
+
+    // The tied LM head over the real vocabulary, chunk by chunk: logits (BT, rows) = lnf · wte[v0 : v0+rows]ᵀ.
+    const int chunk = vocab_chunk(c);
+    std::vector<ChunkedCrossEntropy> losses(K, ChunkedCrossEntropy(BT));
+    std::vector<float*> logits(K);
+    std::vector<const float*> lnf(K);
+    for (size_t k = 0; k < K; ++k) logits[k] = points_[k].logits.data(), lnf[k] = acts[k]->lnf;
+    for (int v0 = 0; v0 < V; v0 += chunk) {
+        const int rows = std::min(chunk, V - v0);
+        weights.linear(logits.data(), lnf.data(), model.weights.wte + size_t(v0) * C, nullptr, BT, C, rows, chunk);
+        for (size_t k = 0; k < K; ++k) losses[k].add_chunk(logits[k], chunk, v0, rows, targets);
+    }
+    std::vector<std::vector<double>> sums(K, std::vector<double>(size_t(B)));
+    for (size_t k = 0; k < K; ++k) {
+        losses[k].losses(acts[k]->losses);
+        for (int b = 0; b < B; ++b) sums[k][size_t(b)] = sequence_loss_sum(acts[k]->losses + size_t(b) * T, T);
+    }
+    return sums;
+}
+
+}  // namespace nograd

@@ -1,0 +1,53 @@
+// GPT-2's loss at several points θ + s_k·u along one direction u, without ever writing θ: the forward passes
+// of the points run op by op together ("lockstep"), and just before each op the tensor it reads is copied K
+// times as θ + s_k·u from one generation of u (optim/direction.h, perturbed_copies). So an antithetic pair
+// L(θ ± εz) costs one generation of z and one read of θ, where perturbing θ in place costs two passes that
+// read and write it, each generating z, plus a third to restore it.
+// The logits are never held whole: the LM head runs over vocabulary chunks into an online log-sum-exp
+// (kernels/crossentropy.h), so a point needs only the loss_only activations.
+#pragma once
+#include <cstddef>
+#include <span>
+#include <vector>
+
+#include "model/activations.h"
+#include "model/gpt2.h"
+#include "optim/direction.h"
+#include "util/buffer.h"
+
+namespace nograd {
+
+class PerturbedForward {
+public:
+    // Points of (B, T) tokens each, on up to omp_get_max_threads() threads (as set when it is built). The
+    // buffers of a point are allocated the first time a call asks for that many points, and kept.
+    PerturbedForward(const GPT2Config& config, int B, int T);
+
+    // Bytes it allocates (for memory plans): per point the loss_only activations, one chunk of logits and two
+    // small tensors; per thread and point, the copy of one chunk of weight rows (at most 384 × 1024 floats).
+    static size_t bytes_needed(const GPT2Config& config, int B, int T, int points, int threads);
+
+    // For each s of `scales`, the per-sequence loss sums (sequence_loss_sum of each of the B sequences) at
+    // θ + s·u, u the perturbation's direction (a scale of 0 is θ itself). inputs and targets are (B, T).
+    std::vector<std::vector<double>> sequence_sums(const GPT2& model, const int* inputs, const int* targets,
+                                                   const Perturbation& perturbation, std::span<const float> scales);
+
+    // Vocabulary rows per LM-head chunk: 4C rounded up to whole 384-column gemm tiles (kernels/gemm.cpp).
+    static int vocab_chunk(const GPT2Config& config);
+
+private:
+    // What one point owns.
+    struct Point {
+        Point(const GPT2Config& config, int B, int T, int threads);
+        Activations acts;          // loss_only layout
+        FloatBuffer logits;        // (B·T, vocab_chunk): one chunk of its logits
+        FloatBuffer small_copies;  // two slots of max(4C, T·C) floats
+        FloatBuffer row_copies;    // per thread: one chunk of weight rows
+    };
+
+    GPT2Config config_;
+    int B_, T_, threads_;
+    std::vector<Point> points_;
+};
+
+}  // namespace nograd
