@@ -68,26 +68,33 @@ PairLosses evaluate_antithetic_pairs(Objective& objective, std::span<const Direc
 
 // The final pass of SPSA and ES: for each piece of the ranges, regenerates each key's z once (n
 // generations, one pass over θ), forms combined[k] = Σ_s scales[s] · z^(s)_k (the gradient estimate, before
-// the update rule) and calls f(combined, param_begin, count, subset_offset). Pieces run in parallel: f must be
-// per-coordinate (then the bits are the same for any thread count) and must not throw.
+// the update rule) and calls f(combined, param_begin, count, subset_offset), one generation batch at a time
+// (count ≤ direction_step(dist), so z and combined stay in L1: whole 4096-entry pieces made SPSA's update
+// pass ~1.5x slower). Pieces run in parallel: f must be per-coordinate (then the bits are the same for any
+// thread count) and must not throw.
 template <class F>
 void for_each_combined_chunk(std::span<const IndexRange> ranges, std::span<const DirectionKey> keys,
                              std::span<const float> scales, Distribution dist, F&& f) {
     const DirectionChunkPlan plan(ranges);
     const ptrdiff_t pieces = static_cast<ptrdiff_t>(plan.size());
+    const size_t step = direction_step(dist);
 #pragma omp parallel for schedule(static) if (pieces > 1)
     for (ptrdiff_t number = 0; number < pieces; ++number) {
-        alignas(64) float z[kDirectionChunk];
-        alignas(64) float combined[kDirectionChunk];
+        alignas(64) float z[kRademacherBatch];
+        alignas(64) float combined[kRademacherBatch];
         const DirectionChunkPlan::Piece piece = plan.piece(static_cast<size_t>(number));
-        const size_t count = piece.end - piece.begin;
-        std::fill_n(combined, count, 0.0f);
-        for (size_t s = 0; s < keys.size(); ++s) {
-            generate_direction_serial(z, piece.begin, piece.end, keys[s], dist);
-            const float u = scales[s];
-            for (size_t k = 0; k < count; ++k) combined[k] += u * z[k];
+        for (size_t first = piece.begin; first < piece.end;) {
+            const size_t last = std::min(piece.end, (first / step + 1) * step);  // stop at a batch boundary
+            const size_t count = last - first;
+            std::fill_n(combined, count, 0.0f);
+            for (size_t s = 0; s < keys.size(); ++s) {
+                generate_direction_serial(z, first, last, keys[s], dist);
+                const float u = scales[s];
+                for (size_t k = 0; k < count; ++k) combined[k] += u * z[k];
+            }
+            f(static_cast<const float*>(combined), first, count, piece.subset_offset + (first - piece.begin));
+            first = last;
         }
-        f(static_cast<const float*>(combined), piece.begin, count, piece.subset_offset);
     }
 }
 
