@@ -199,6 +199,40 @@ TEST_SUITE("kernels") {
         }
     }
 
+    TEST_CASE("ChunkedCrossEntropy: chunks of any width give the naive log-softmax loss; NaN logits give NaN") {
+        const int N = 5, V = 1000, ld = 1024;
+        auto logits = random_vector(size_t(N) * ld, 21, 3.0f);
+        logits[2 * ld + 700] = 40.0f;  // a row whose maximum sits in a late chunk, so the sum must be rescaled
+        const int targets[N] = {0, 999, 700, 383, 384};
+        std::vector<double> expected(N);
+        for (int n = 0; n < N; ++n) {
+            double z = 0;
+            for (int v = 0; v < V; ++v) z += std::exp(double(logits[size_t(n) * ld + v]));
+            expected[n] = std::log(z) - logits[size_t(n) * ld + targets[n]];
+        }
+        for (const int width : {1000, 384, 100, 7}) {
+            CAPTURE(width);
+            ChunkedCrossEntropy loss(N);
+            std::vector<float> chunk(size_t(N) * width);
+            for (int v0 = 0; v0 < V; v0 += width) {
+                const int count = std::min(width, V - v0);
+                for (int n = 0; n < N; ++n)
+                    for (int j = 0; j < count; ++j) chunk[size_t(n) * width + j] = logits[size_t(n) * ld + v0 + j];
+                loss.add_chunk(chunk.data(), width, v0, count, targets);
+            }
+            std::vector<float> losses(N);
+            loss.losses(losses.data());
+            for (int n = 0; n < N; ++n) CHECK(losses[n] == doctest::Approx(expected[n]).epsilon(1e-6));
+        }
+        ChunkedCrossEntropy poisoned(1);
+        std::vector<float> row(logits.begin(), logits.begin() + V);
+        row[500] = std::nanf("");
+        poisoned.add_chunk(row.data(), V, 0, V, targets);
+        float out = 0;
+        poisoned.losses(&out);
+        CHECK(std::isnan(out));
+    }
+
     TEST_CASE("attention: streaming and stored-probability versions match a naive causal attention") {
         // T = 70 and 131 cross the streaming kernel's 64-query and 64-key tiles and its groups of 4 queries;
         // hs = 4 takes its generic path, hs = 64 (GPT-2's) and 16 its register-blocked one.

@@ -12,16 +12,22 @@ namespace nograd {
 namespace {
 
 constexpr int kGemmTileCols = 384;       // kernels/gemm.cpp's tile width
-constexpr size_t kRowChunkFloats = 384 * 1024;  // 1.5 MB: a chunk of weight rows and its product stay in cache
 
 // Rounded up to 16 floats, so that every slot stays 64-byte aligned.
 size_t aligned(size_t floats) { return (floats + 15) / 16 * 16; }
 
 size_t small_slot_floats(const GPT2Config& c, int T) { return aligned(std::max(size_t(4) * c.channels, size_t(T) * c.channels)); }
 
-// Weight rows per chunk of a Linear layer with IC inputs: whole tiles of 384 up to IC = 1024, fewer (a
-// multiple of 32) for wider inputs, so that a chunk holds at most kRowChunkFloats.
-int chunk_rows(int IC) { return std::clamp(int(kRowChunkFloats / size_t(IC)) / 32 * 32, 32, kGemmTileCols); }
+// Weight rows per chunk of a Linear layer with IC inputs: up to a whole gemm tile of 384 rows, fewer (a
+// multiple of 32, at least 32) when IC is wide, so that a chunk holds at most chunk_floats.
+int chunk_rows(size_t chunk_floats, int IC) {
+    return std::clamp(int(chunk_floats / size_t(IC)) / 32 * 32, 32, kGemmTileCols);
+}
+
+// Floats of one thread's copy of a chunk, for any Linear layer of the model (IC ≤ 4C).
+size_t chunk_buffer_floats(const GPT2Config& c, size_t chunk_floats) {
+    return aligned(std::max(chunk_floats, size_t(32) * 4 * c.channels));
+}
 
 // The weights of the points θ + s_k·u. A tensor the perturbation does not touch, and every point with s = 0,
 // read θ itself; the others read copies: small tensors whole, a Linear layer's matrix chunk by chunk of rows,
@@ -29,11 +35,14 @@ int chunk_rows(int IC) { return std::clamp(int(kRowChunkFloats / size_t(IC)) / 3
 // once, by the copy, and the copies are never written back).
 class PerturbedWeights final : public PointWeights {
 public:
-    // small_copies[k]: point k's two slots of small_floats; row_copies[k]: its kRowChunkFloats per thread.
+    // small_copies[k]: point k's two slots of small_floats; row_copies[k]: its chunk buffer per thread, of
+    // chunk_buffer_floats each, for chunks of at most chunk_floats.
     PerturbedWeights(const GPT2& model, const Perturbation& perturbation, std::span<const float> scales,
-                     std::vector<float*> small_copies, size_t small_floats, std::vector<float*> row_copies)
+                     std::vector<float*> small_copies, size_t small_floats, std::vector<float*> row_copies,
+                     size_t chunk_floats)
         : base_(model.params.data()), perturbation_(perturbation), scales_(scales), small_floats_(small_floats),
-          small_copies_(std::move(small_copies)), row_copies_(std::move(row_copies)) {
+          small_copies_(std::move(small_copies)), row_copies_(std::move(row_copies)), chunk_floats_(chunk_floats),
+          chunk_buffer_floats_(chunk_buffer_floats(model.config, chunk_floats)) {
         for (std::vector<const float*>& p : pointers_) p.resize(scales.size());
     }
 
@@ -64,7 +73,7 @@ public:
             for (size_t k = 0; k < K; ++k) matmul_forward(out[k], in[k], weight, b ? b[k] : nullptr, N, IC, OC, ldo);
             return;
         }
-        const int rows = chunk_rows(IC), chunks = (OC + rows - 1) / rows;
+        const int rows = chunk_rows(chunk_floats_, IC), chunks = (OC + rows - 1) / rows;
         // Dynamic: a chunk's result does not depend on which thread computes it.
 #pragma omp parallel for schedule(dynamic, 1)
         for (int c = 0; c < chunks; ++c) {
@@ -74,7 +83,7 @@ public:
             std::vector<float*> copies;
             std::vector<float> scales;
             for (size_t k = 0; k < K; ++k)
-                if (scales_[k] != 0.0f) copies.push_back(row_copies_[k] + thread * kRowChunkFloats), scales.push_back(scales_[k]);
+                if (scales_[k] != 0.0f) copies.push_back(row_copies_[k] + thread * chunk_buffer_floats_), scales.push_back(scales_[k]);
             perturbed_copies(copies, scales, base_, offset(theta), offset(theta) + size_t(n) * IC, perturbation_);
             for (size_t k = 0, moved = 0; k < K; ++k) {
                 const float* w = scales_[k] != 0.0f ? copies[moved++] : theta;
@@ -93,6 +102,7 @@ private:
     std::span<const float> scales_;
     size_t small_floats_;
     std::vector<float*> small_copies_, row_copies_;
+    size_t chunk_floats_, chunk_buffer_floats_;
     std::vector<const float*> pointers_[2];
 };
 
@@ -117,19 +127,20 @@ int PerturbedForward::vocab_chunk(const GPT2Config& c) {
     return (4 * c.channels + kGemmTileCols - 1) / kGemmTileCols * kGemmTileCols;
 }
 
-size_t PerturbedForward::bytes_needed(const GPT2Config& c, int B, int T, int points, int threads) {
+size_t PerturbedForward::bytes_needed(const GPT2Config& c, int B, int T, int points, int threads,
+                                      size_t chunk_floats) {
     const size_t per_point = Activations::floats_needed(c, B, T, ActivationLayout::loss_only) +
                              size_t(B) * T * size_t(vocab_chunk(c)) + 2 * small_slot_floats(c, T) +
-                             size_t(threads) * kRowChunkFloats;
+                             size_t(threads) * chunk_buffer_floats(c, chunk_floats);
     return 4 * size_t(points) * per_point;
 }
 
-PerturbedForward::Point::Point(const GPT2Config& c, int B, int T, int threads)
+PerturbedForward::Point::Point(const GPT2Config& c, int B, int T, int threads, size_t chunk_floats)
     : acts(c, B, T, ActivationLayout::loss_only), logits(size_t(B) * T * size_t(vocab_chunk(c))),
-      small_copies(2 * small_slot_floats(c, T)), row_copies(size_t(threads) * kRowChunkFloats) {}
+      small_copies(2 * small_slot_floats(c, T)), row_copies(size_t(threads) * chunk_buffer_floats(c, chunk_floats)) {}
 
-PerturbedForward::PerturbedForward(const GPT2Config& c, int B, int T)
-    : config_(c), B_(B), T_(T), threads_(omp_get_max_threads()) {}
+PerturbedForward::PerturbedForward(const GPT2Config& c, int B, int T, size_t chunk_floats)
+    : config_(c), B_(B), T_(T), threads_(omp_get_max_threads()), chunk_floats_(chunk_floats) {}
 
 std::vector<std::vector<double>> PerturbedForward::sequence_sums(const GPT2& model, const int* inputs,
                                                                  const int* targets, const Perturbation& perturbation,
@@ -138,7 +149,7 @@ std::vector<std::vector<double>> PerturbedForward::sequence_sums(const GPT2& mod
     const GPT2Config& c = model.config;
     const int B = B_, T = T_, C = c.channels, BT = B * T, V = c.vocab_size;
     const size_t K = scales.size();
-    while (points_.size() < K) points_.emplace_back(config_, B, T, threads_);
+    while (points_.size() < K) points_.emplace_back(config_, B, T, threads_, chunk_floats_);
     std::vector<Activations*> acts;
     std::vector<float*> small_copies, row_copies;
     for (size_t k = 0; k < K; ++k) {
@@ -146,7 +157,8 @@ std::vector<std::vector<double>> PerturbedForward::sequence_sums(const GPT2& mod
         small_copies.push_back(points_[k].small_copies.data());
         row_copies.push_back(points_[k].row_copies.data());
     }
-    PerturbedWeights weights(model, perturbation, scales, small_copies, small_slot_floats(c, T), row_copies);
+    PerturbedWeights weights(model, perturbation, scales, small_copies, small_slot_floats(c, T), row_copies,
+                             chunk_floats_);
 
     embed(acts, weights, model, inputs, B, T);
     std::vector<BlockActivations> blocks(K);

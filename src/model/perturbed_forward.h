@@ -19,13 +19,19 @@ namespace nograd {
 
 class PerturbedForward {
 public:
+    // A chunk of weight rows that one thread copies and multiplies: 1.5 MB, so that it and its product stay in
+    // that thread's cache (L2 + its share of L3).
+    static constexpr size_t kChunkFloats = 384 * 1024;
+
     // Points of (B, T) tokens each, on up to omp_get_max_threads() threads (as set when it is built). The
     // buffers of a point are allocated the first time a call asks for that many points, and kept.
-    PerturbedForward(const GPT2Config& config, int B, int T);
+    // chunk_floats: see kChunkFloats (tests make it small, so that small models still cut layers in chunks).
+    PerturbedForward(const GPT2Config& config, int B, int T, size_t chunk_floats = kChunkFloats);
 
     // Bytes it allocates (for memory plans): per point the loss_only activations, one chunk of logits and two
-    // small tensors; per thread and point, the copy of one chunk of weight rows (at most 384 × 1024 floats).
-    static size_t bytes_needed(const GPT2Config& config, int B, int T, int points, int threads);
+    // small tensors; per thread and point, the copy of one chunk of weight rows.
+    static size_t bytes_needed(const GPT2Config& config, int B, int T, int points, int threads,
+                               size_t chunk_floats = kChunkFloats);
 
     // For each s of `scales`, the per-sequence loss sums (sequence_loss_sum of each of the B sequences) at
     // θ + s·u, u the perturbation's direction (a scale of 0 is θ itself). inputs and targets are (B, T).
@@ -38,7 +44,7 @@ public:
 private:
     // What one point owns.
     struct Point {
-        Point(const GPT2Config& config, int B, int T, int threads);
+        Point(const GPT2Config& config, int B, int T, int threads, size_t chunk_floats);
         Activations acts;          // loss_only layout
         FloatBuffer logits;        // (B·T, vocab_chunk): one chunk of its logits
         FloatBuffer small_copies;  // two slots of max(4C, T·C) floats
@@ -47,6 +53,7 @@ private:
 
     GPT2Config config_;
     int B_, T_, threads_;
+    size_t chunk_floats_;
     std::vector<Point> points_;
 };
 
