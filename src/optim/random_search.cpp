@@ -40,17 +40,24 @@ StepReport RandomSearchOptimizer::step(Objective& objective, const StepContext& 
     const std::vector<DirectionKey> keys = step_directions(seed_, context.step, population);
     const float sigma = float(sigma_);
 
-    // The parent at θ (scale 0), then each candidate θ + σz_j; θ is not moved until one is accepted.
-    std::vector<Probe> probes = {{keys[0], {0.0f}}};
+    // The parent at θ (scale 0) and each candidate θ + σz_j; θ is not moved until one is accepted. Alone, the
+    // parent runs in lockstep with the first candidate (θ read once for both); shared out between processes,
+    // every loss is a probe of its own, so that the processes can split them evenly.
+    const bool shared = objective.population && objective.population->size() > 1;
+    std::vector<Probe> probes;
+    if (shared) probes.push_back({keys[0], {0.0f}});
     for (size_t j = 0; j < population; ++j) probes.push_back({keys[j], {sigma}});
+    if (!shared) probes[0].scales = {0.0f, sigma};
     const ProbeLosses probed = probe_losses(objective, probes, options_.dist);
-    const double parent_loss = probed.losses[0][0];
+    std::vector<double> losses;  // the parent's, then the candidates'
+    for (const std::vector<double>& probe : probed.losses) losses.insert(losses.end(), probe.begin(), probe.end());
+    const double parent_loss = losses[0];
     StepReport report;
     report.direction_generations = probed.generations;
-    double best_loss = probed.losses[1][0];
+    double best_loss = losses[1];
     size_t best = 0;
     for (size_t j = 1; j < population; ++j) {
-        const double loss = probed.losses[1 + j][0];
+        const double loss = losses[1 + j];
         if (loss < best_loss || std::isnan(best_loss)) {
             best_loss = loss;
             best = j;

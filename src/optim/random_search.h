@@ -21,8 +21,9 @@ struct RandomSearchOptions {
     static RandomSearchOptions from_flags(const Flags& flags);  // defaults for absent flags
 };
 
-// Memory: the parameters only. Cost per step: 1 + λ forward passes that read θ (λ z generations), and one
-// pass that writes θ (one generation more) only when a candidate is accepted.
+// Memory: the parameters only. Cost per step: 1 + λ forward passes that read θ (λ z generations; the parent
+// in lockstep with the first candidate), and one pass that writes θ (one generation more) only when a
+// candidate is accepted.
 class RandomSearchOptimizer final : public Optimizer {
 public:
     // σ is the step size and adapts itself: the trainer's lr (and its schedule) is not used.

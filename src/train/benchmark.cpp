@@ -175,7 +175,7 @@ int ModeRunner::forward_passes() const {
 MemoryPlan ModeRunner::plan() const {
     const GPT2Config& c = bench_.model.config;
     if (mode_ == BenchMode::backprop) return backprop_plan(c, bench_.B, bench_.T);
-    const int points = mode_ == BenchMode::random ? 1 : mode_ == BenchMode::newton ? 3 : 2;  // per lockstep
+    const int points = mode_ == BenchMode::newton ? 3 : 2;  // per lockstep: L0 and L± for newton
     MemoryPlan plan = mode_ == BenchMode::forward
                           ? inference_plan(c, bench_.B, bench_.T)
                           : zeroth_order_plan(c, bench_.B, bench_.T, points, omp_get_max_threads());
