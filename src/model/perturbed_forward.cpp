@@ -24,9 +24,13 @@ int chunk_rows(size_t chunk_floats, int IC) {
     return std::clamp(int(chunk_floats / size_t(IC)) / 32 * 32, 32, kGemmTileCols);
 }
 
-// Floats of one thread's copy of a chunk, for any Linear layer of the model (IC ≤ 4C).
+// Floats of one thread's copy of a chunk, for the largest chunk of any Linear layer of the model: IC = C with
+// up to max(4C, an LM-head chunk) rows, or IC = 4C with C rows.
 size_t chunk_buffer_floats(const GPT2Config& c, size_t chunk_floats) {
-    return aligned(std::max(chunk_floats, size_t(32) * 4 * c.channels));
+    const int C = c.channels, widest = std::max(4 * C, PerturbedForward::vocab_chunk(c));
+    const size_t narrow_inputs = size_t(std::min(chunk_rows(chunk_floats, C), widest)) * C;
+    const size_t wide_inputs = size_t(std::min(chunk_rows(chunk_floats, 4 * C), C)) * 4 * C;
+    return aligned(std::max(narrow_inputs, wide_inputs));
 }
 
 // The weights of the points θ + s_k·u. A tensor the perturbation does not touch, and every point with s = 0,
@@ -124,7 +128,9 @@ void embed(std::span<Activations* const> points, PointWeights& weights, const GP
 }  // namespace
 
 int PerturbedForward::vocab_chunk(const GPT2Config& c) {
-    return (4 * c.channels + kGemmTileCols - 1) / kGemmTileCols * kGemmTileCols;
+    auto whole_tiles = [](int rows) { return (rows + kGemmTileCols - 1) / kGemmTileCols * kGemmTileCols; };
+    // ≥ 8 tiles, so every thread has work; no more than the vocabulary needs.
+    return std::min(whole_tiles(std::max(4 * c.channels, 8 * kGemmTileCols)), whole_tiles(c.vocab_size));
 }
 
 size_t PerturbedForward::bytes_needed(const GPT2Config& c, int B, int T, int points, int threads,
