@@ -355,18 +355,26 @@ TEST_CASE("adding +s z then -s z restores the parameters to rounding") {
     CHECK(zeros == z);  // 0 + 1 * z is exact (as a value: a z of -0 becomes +0)
 }
 
-TEST_CASE("weighted, preconditioned and multi-key updates match naive loops over stored z") {
+TEST_CASE("perturbed copies, preconditioned and multi-key updates match naive loops over stored z") {
     const size_t n = 40000;
     const std::vector<IndexRange> ranges = {{100, 9000}, {20000, 20500}, {30000, 39999}};
     const size_t size = subset_size(ranges);
-    std::vector<float> weights(size), diag_h(size);
-    for (size_t k = 0; k < size; ++k) weights[k] = 0.5f + float(k % 7), diag_h[k] = 0.1f + float(k % 13);
+    std::vector<float> diag_h(size);
+    for (size_t k = 0; k < size; ++k) diag_h[k] = 0.1f + float(k % 13);
+    std::vector<float> theta(n);
+    for (size_t i = 0; i < n; ++i) theta[i] = 1.0f + 1e-4f * float(i % 101);
     const DirectionKey key{8, 9}, key2{8, 10};
     const std::vector<float> z = direction(0, n, key, Distribution::gaussian);
     const std::vector<float> z2 = direction(0, n, key2, Distribution::gaussian);
-    std::vector<float> weighted(n, 1.0f), preconditioned(n, 1.0f), multi(n, 1.0f);
-    add_weighted_direction(weighted.data(), ranges, 0.25f, weights.data(), key, Distribution::gaussian);
+    std::vector<float> preconditioned(n, 1.0f), multi(n, 1.0f);
     add_preconditioned_direction(preconditioned.data(), ranges, 0.25f, diag_h.data(), key, Distribution::gaussian);
+    // Two points of [150, 39990) (cut across chunks and ranges), u = z/√H, θ itself read-only.
+    const size_t lo = 150, hi = 39990;
+    std::vector<float> plus(hi - lo), minus(hi - lo);
+    float* copies[2] = {plus.data(), minus.data()};
+    const float point_scales[2] = {0.25f, -0.5f};
+    perturbed_copies(copies, point_scales, theta.data(), lo, hi, Perturbation{key, Distribution::gaussian, ranges,
+                                                                              diag_h.data()});
     const DirectionKey keys[] = {key, key2};
     const float scales[] = {0.25f, -0.5f};
     add_scaled_directions(multi.data(), ranges, keys, scales, Distribution::gaussian);
@@ -374,13 +382,21 @@ TEST_CASE("weighted, preconditioned and multi-key updates match naive loops over
     size_t k = 0;
     for (const IndexRange& r : ranges) {
         for (size_t i = r.begin; i < r.end; ++i, ++k) {
-            worst = std::max({worst, std::abs(weighted[i] - (1.0 + 0.25 * z[i] * weights[k])),
-                              std::abs(preconditioned[i] - (1.0 + 0.25 * z[i] / std::sqrt(double(diag_h[k])))),
+            const double u = z[i] / std::sqrt(double(diag_h[k]));
+            worst = std::max({worst, std::abs(preconditioned[i] - (1.0 + 0.25 * u)),
                               std::abs(multi[i] - (1.0 + 0.25 * z[i] - 0.5 * z2[i]))});
+            if (i >= lo && i < hi)
+                worst = std::max({worst, std::abs(plus[i - lo] - (theta[i] + 0.25 * u)),
+                                  std::abs(minus[i - lo] - (theta[i] - 0.5 * u))});
         }
     }
     CHECK(worst < 4e-6);  // values up to ~10: a few fp32 roundings of 1e-6 each
-    CHECK(weighted[50] == 1.0f);  // outside the subset: untouched
+    for (const size_t i : {size_t(9000), size_t(15000), size_t(19999), size_t(20500)}) {  // outside the subset: θ
+        CHECK(plus[i - lo] == theta[i]);
+        CHECK(minus[i - lo] == theta[i]);
+    }
+    CHECK(!touches(ranges, 9000, 20000));
+    CHECK(touches(ranges, 8999, 9001));
     CHECK(preconditioned[n - 1] == 1.0f);
     CHECK(multi[15000] == 1.0f);
 }

@@ -231,15 +231,6 @@ void add_scaled_directions(float* params, std::span<const IndexRange> ranges, st
     }
 }
 
-void add_weighted_direction(float* params, std::span<const IndexRange> ranges, float scale, const float* weights,
-                            DirectionKey key, Distribution dist) {
-    for_each_direction_chunk(ranges, key, dist, [&](const float* z, size_t first, size_t count, size_t offset) {
-        float* __restrict p = params + first;
-        const float* __restrict w = weights + offset;
-        for (size_t k = 0; k < count; ++k) p[k] += scale * z[k] * w[k];
-    });
-}
-
 void add_preconditioned_direction(float* params, std::span<const IndexRange> ranges, float scale,
                                   const float* diag_h, DirectionKey key, Distribution dist) {
     for_each_direction_chunk(ranges, key, dist, [&](const float* z, size_t first, size_t count, size_t offset) {

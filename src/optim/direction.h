@@ -56,8 +56,8 @@ void generate_direction(float* out, size_t begin, size_t end, DirectionKey key, 
 // The same on the calling thread only, for use inside a parallel region or a per-layer loop.
 void generate_direction_serial(float* out, size_t begin, size_t end, DirectionKey key, Distribution dist);
 
-// params[i] += scale * z_i for i in [begin, end) (params is the base of the flat buffer): perturb, restore,
-// and MeZO's folded restore + update theta += (eps - lr * g) z, in one pass with no z buffer.
+// params[i] += scale * z_i for i in [begin, end) (params is the base of the flat buffer): random search's
+// move to an accepted candidate, and the in-place reference the tests hold the lockstep forward against.
 void add_scaled_direction(float* params, size_t begin, size_t end, float scale, DirectionKey key,
                           Distribution dist);
 void add_scaled_direction(float* params, std::span<const IndexRange> ranges, float scale, DirectionKey key,
@@ -67,10 +67,8 @@ void add_scaled_direction(float* params, std::span<const IndexRange> ranges, flo
 // generation), so a sequence of moves along one direction costs one pass and one generation.
 void add_scaled_directions(float* params, std::span<const IndexRange> ranges, std::span<const DirectionKey> keys,
                            std::span<const float> scales, Distribution dist);
-// params[i] += scale * z_i * weights[k], k the subset offset of i (weights is subset-sized).
-void add_weighted_direction(float* params, std::span<const IndexRange> ranges, float scale, const float* weights,
-                            DirectionKey key, Distribution dist);
-// params[i] += scale * z_i / sqrt(diag_h[k]): HiZOO's perturbation theta +- eps z / sqrt(H).
+// params[i] += scale * z_i / sqrt(diag_h[k]): HiZOO's perturbation theta +- eps z / sqrt(H) made in place,
+// the reference the tests hold the lockstep forward's copies against.
 void add_preconditioned_direction(float* params, std::span<const IndexRange> ranges, float scale,
                                   const float* diag_h, DirectionKey key, Distribution dist);
 
@@ -121,8 +119,7 @@ constexpr size_t direction_step(Distribution dist) {
 // Calls f(z, param_begin, count, subset_offset) over the ranges, piece by piece, where z[k] = z_{param_begin+k}
 // for k < count (count <= direction_step(dist), all within one kDirectionChunk) and subset_offset numbers
 // param_begin within the subset. Chunks run in parallel (f must be safe for that and must not throw), so
-// callers fuse any per-coordinate update without a parameter-sized buffer, e.g. HiZOO's restore + H update +
-// step:
+// callers fuse any per-coordinate update without a parameter-sized buffer, e.g. HiZOO's H update + step:
 //   for_each_direction_chunk(ranges, key, dist, [&](const float* z, size_t p, size_t n, size_t s) {
 //       for (size_t k = 0; k < n; ++k) { float& h = diag_h[s + k]; ... theta[p + k] -= ... / std::sqrt(h); }
 //   });

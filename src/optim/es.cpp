@@ -1,5 +1,5 @@
-// Antithetic ES step: 2n losses at θ ± σz_i on one batch, centred ranks, then one fused pass that undoes
-// the last perturbation and applies SGD or Adam to ĝ = Σ_i (r⁺_i − r⁻_i) z_i / (2nσ).
+// Antithetic ES step: 2n losses at θ ± σz_i on one batch (θ only read), centred ranks, then one fused pass
+// that applies SGD or Adam to ĝ = Σ_i (r⁺_i − r⁻_i) z_i / (2nσ).
 #include "optim/es.h"
 
 #include <algorithm>

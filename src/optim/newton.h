@@ -21,7 +21,7 @@ struct NewtonOptions {
                           // (MeZO); on the d=20, κ=1e3 quadratic 0.05 tracks curvature (corr(log H, log a) > 0.9)
     double h_floor = 1e-4;  // H ≥ h_floor, so z/√H stays bounded for coordinates that look flat
     double clip = 1.0;    // Sophia: each coordinate's step is lr·clamp(g z/√H, ±clip)
-    int h_warmup = 20;    // the first steps only estimate H (θ is restored, not moved): from H = 1 the first
+    int h_warmup = 20;    // the first steps only estimate H (θ is not moved): from H = 1 the first
                           // curvature samples are single draws, and stepping on them diverged on the
                           // quadratic test (lr ≥ 0.1, 2 of 5 seeds); ~1/α steps average them out
     Distribution dist = Distribution::gaussian;

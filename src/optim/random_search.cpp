@@ -1,5 +1,5 @@
-// (1+λ)-ES step: the parent's loss, λ candidates visited in place (each pass undoes one candidate and
-// makes the next), then one pass to the accepted candidate or back to the parent, and the 1/5th rule.
+// (1+λ)-ES step: the parent's loss and λ candidates' losses, θ only read, then one pass to the accepted
+// candidate (none when every candidate is rejected), and the 1/5th rule.
 #include "optim/random_search.h"
 
 #include <cmath>

@@ -1,5 +1,5 @@
-// MeZO / SPSA step: perturb in place, two losses per direction, then one fused pass that undoes the last
-// perturbation and applies θ ← θ − η(ĝ + λθ) (or the momentum form) with ĝ = (1/n) Σ_s g_s z_s.
+// MeZO / SPSA step: two losses per direction, in lockstep with θ only read, then one fused pass that
+// applies θ ← θ − η(ĝ + λθ) (or the momentum form) with ĝ = (1/n) Σ_s g_s z_s.
 #include "optim/spsa.h"
 
 #include <cmath>
