@@ -153,11 +153,12 @@ TEST_SUITE("cli") {
 
     TEST_CASE("memory: a zeroth-order step needs inference memory; newton adds one vector" *
               doctest::skip(kUnderAddressSanitizer)) {
-        // Deep but narrow (64 layers of 64 channels, vocab 512: 3.2M parameters, 12.8 MB), so parameters
-        // dominate the process's footprint while each forward pass stays cheap.
+        // Deep but narrow (128 layers of 64 channels, vocab 512: 6.3M parameters, 25 MB), so parameters
+        // dominate the process's footprint while each forward pass stays cheap. (At 64 layers the ~0.7 MB of
+        // the lockstep's two points, copy buffers and logits chunks took spsa to 1.09–1.10 × eval.)
         TempDir dir;
         const std::string model = dir.file("m.bin"), data = dir.file("d.bin");
-        REQUIRE(run_nograd({"init", "--layers", "64", "--heads", "4", "--channels", "64", "--vocab", "512",
+        REQUIRE(run_nograd({"init", "--layers", "128", "--heads", "4", "--channels", "64", "--vocab", "512",
                             "--max-seq", "64", "--out", model}).status == 0);
         write_token_shard(data, 4000, 512);
         const std::vector<std::string> shape = {"--batch", "2", "--seq", "32"};

@@ -9,12 +9,13 @@
 
 #include "model/perturbed_forward.h"
 #include "train/param_subset.h"
+#include "util/error.h"
 
 using namespace nograd;
 
 namespace {
 
-// Vocabulary 500 (two LM-head chunks of 384 rows), 2 layers of 64 channels.
+// Vocabulary 500, 2 layers of 64 channels.
 GPT2 small_model() {
     GPT2Config c;
     c.vocab_size = 500; c.padded_vocab_size = 512; c.max_seq_len = 32;
@@ -43,8 +44,9 @@ TEST_SUITE("model") {
         GPT2 model = small_model();
         const int B = 3, T = 16;
         const Tokens batch = tokens(B, T, model.config.vocab_size);
-        // 4096-float chunks: the 64-input layers are cut into chunks of 64 rows, the MLP's output layer of 32.
-        PerturbedForward lockstep(model.config, B, T, 4096);
+        // 4096-float chunks: the 64-input layers are cut into chunks of 64 rows, the MLP's output layer of 32;
+        // LM-head chunks of 384 rows, so the online log-sum-exp meets a second, shorter chunk (116 rows).
+        PerturbedForward lockstep(model.config, B, T, 4096, 384);
         PerturbedForward whole_layers(model.config, B, T);
         Activations acts(model.config, B, T, ActivationLayout::inference);
         const std::vector<float> theta(model.params.data(), model.params.data() + model.params.size());
@@ -120,5 +122,17 @@ TEST_SUITE("model") {
             const auto one = part.sequence_sums(model, batch.inputs.data() + b * T, batch.targets.data() + b * T, p, scales);
             for (int k = 0; k < 2; ++k) CHECK(one[k][0] == all[k][size_t(b)]);
         }
+    }
+
+    TEST_CASE("a lockstep forward refuses a model of another shape than it was built for") {
+        GPT2 model = small_model();
+        GPT2Config wider = model.config;
+        wider.channels = 128;
+        PerturbedForward lockstep(wider, 1, 4);
+        const Tokens batch = tokens(1, 4, model.config.vocab_size);
+        const float theta[1] = {0.0f};
+        CHECK_THROWS_WITH_AS(lockstep.sequence_sums(model, batch.inputs.data(), batch.targets.data(),
+                                                    Perturbation{{1, 1}, Distribution::gaussian, {}, nullptr}, theta),
+                             doctest::Contains("lockstep forward: expected the model it was built for"), Error);
     }
 }

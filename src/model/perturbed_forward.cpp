@@ -7,6 +7,7 @@
 #include "kernels/crossentropy.h"
 #include "kernels/layernorm.h"
 #include "kernels/matmul.h"
+#include "util/error.h"
 
 namespace nograd {
 namespace {
@@ -26,8 +27,8 @@ int chunk_rows(size_t chunk_floats, int IC) {
 
 // Floats of one thread's copy of a chunk, for the largest chunk of any Linear layer of the model: IC = C with
 // up to max(4C, an LM-head chunk) rows, or IC = 4C with C rows.
-size_t chunk_buffer_floats(const GPT2Config& c, size_t chunk_floats) {
-    const int C = c.channels, widest = std::max(4 * C, PerturbedForward::vocab_chunk(c));
+size_t chunk_buffer_floats(const GPT2Config& c, size_t chunk_floats, int vocab_rows) {
+    const int C = c.channels, widest = std::max(4 * C, vocab_rows);
     const size_t narrow_inputs = size_t(std::min(chunk_rows(chunk_floats, C), widest)) * C;
     const size_t wide_inputs = size_t(std::min(chunk_rows(chunk_floats, 4 * C), C)) * 4 * C;
     return aligned(std::max(narrow_inputs, wide_inputs));
@@ -43,10 +44,11 @@ public:
     // chunk_buffer_floats each, for chunks of at most chunk_floats.
     PerturbedWeights(const GPT2& model, const Perturbation& perturbation, std::span<const float> scales,
                      std::vector<float*> small_copies, size_t small_floats, std::vector<float*> row_copies,
-                     size_t chunk_floats)
+                     size_t chunk_floats, size_t chunk_buffer_floats)
         : base_(model.params.data()), perturbation_(perturbation), scales_(scales), small_floats_(small_floats),
           small_copies_(std::move(small_copies)), row_copies_(std::move(row_copies)), chunk_floats_(chunk_floats),
-          chunk_buffer_floats_(chunk_buffer_floats(model.config, chunk_floats)) {
+          chunk_buffer_floats_(chunk_buffer_floats),
+          moves_(std::any_of(scales.begin(), scales.end(), [](float s) { return s != 0.0f; })) {
         for (std::vector<const float*>& p : pointers_) p.resize(scales.size());
     }
 
@@ -56,7 +58,7 @@ public:
         std::vector<const float*>& out = pointers_[s];
         std::vector<float*> copies;
         std::vector<float> scales;
-        const bool touched = touches(piece(theta, count));
+        const bool touched = moves_ && touches(piece(theta, count));
         for (size_t k = 0; k < K; ++k) {
             out[k] = theta;
             if (!touched || scales_[k] == 0.0f) continue;
@@ -73,7 +75,7 @@ public:
                 int OC, int ldo) override {
         const size_t K = scales_.size();
         const float* const* b = bias ? get(bias, size_t(OC), WeightSlot::a) : nullptr;
-        if (!touches(piece(weight, size_t(OC) * IC))) {
+        if (!moves_ || !touches(piece(weight, size_t(OC) * IC))) {
             for (size_t k = 0; k < K; ++k) matmul_forward(out[k], in[k], weight, b ? b[k] : nullptr, N, IC, OC, ldo);
             return;
         }
@@ -107,6 +109,7 @@ private:
     size_t small_floats_;
     std::vector<float*> small_copies_, row_copies_;
     size_t chunk_floats_, chunk_buffer_floats_;
+    bool moves_;  // some point has s != 0
     std::vector<const float*> pointers_[2];
 };
 
@@ -137,25 +140,35 @@ size_t PerturbedForward::bytes_needed(const GPT2Config& c, int B, int T, int poi
                                       size_t chunk_floats) {
     const size_t per_point = Activations::floats_needed(c, B, T, ActivationLayout::loss_only) +
                              size_t(B) * T * size_t(vocab_chunk(c)) + 2 * small_slot_floats(c, T) +
-                             size_t(threads) * chunk_buffer_floats(c, chunk_floats);
+                             size_t(threads) * chunk_buffer_floats(c, chunk_floats, vocab_chunk(c));
     return 4 * size_t(points) * per_point;
 }
 
-PerturbedForward::Point::Point(const GPT2Config& c, int B, int T, int threads, size_t chunk_floats)
-    : acts(c, B, T, ActivationLayout::loss_only), logits(size_t(B) * T * size_t(vocab_chunk(c))),
-      small_copies(2 * small_slot_floats(c, T)), row_copies(size_t(threads) * chunk_buffer_floats(c, chunk_floats)) {}
+PerturbedForward::Point::Point(const GPT2Config& c, int B, int T, int threads, size_t chunk_buffer, int vocab_rows)
+    : acts(c, B, T, ActivationLayout::loss_only), logits(size_t(B) * T * size_t(vocab_rows)),
+      small_copies(2 * small_slot_floats(c, T)), row_copies(size_t(threads) * chunk_buffer) {}
 
-PerturbedForward::PerturbedForward(const GPT2Config& c, int B, int T, size_t chunk_floats)
-    : config_(c), B_(B), T_(T), threads_(omp_get_max_threads()), chunk_floats_(chunk_floats) {}
+PerturbedForward::PerturbedForward(const GPT2Config& c, int B, int T, size_t chunk_floats, int vocab_rows)
+    : config_(c), B_(B), T_(T), threads_(omp_get_max_threads()), chunk_floats_(chunk_floats),
+      vocab_rows_(vocab_rows > 0 ? std::min(vocab_rows, vocab_chunk(c)) : vocab_chunk(c)),
+      chunk_buffer_floats_(chunk_buffer_floats(c, chunk_floats, vocab_rows_)) {}
 
 std::vector<std::vector<double>> PerturbedForward::sequence_sums(const GPT2& model, const int* inputs,
                                                                  const int* targets, const Perturbation& perturbation,
                                                                  std::span<const float> scales) {
-    assert(!scales.empty() && omp_get_max_threads() <= threads_);
+    assert(!scales.empty());
     const GPT2Config& c = model.config;
+    if (c.channels != config_.channels || c.num_layers != config_.num_layers || c.num_heads != config_.num_heads ||
+        c.vocab_size != config_.vocab_size || c.padded_vocab_size != config_.padded_vocab_size)
+        throw Error("lockstep forward: expected the model it was built for (" + describe(config_) + "), found " +
+                    describe(c));
+    if (omp_get_max_threads() > threads_) {  // more threads than the copy buffers were made for
+        threads_ = omp_get_max_threads();
+        points_.clear();
+    }
     const int B = B_, T = T_, C = c.channels, BT = B * T, V = c.vocab_size;
     const size_t K = scales.size();
-    while (points_.size() < K) points_.emplace_back(config_, B, T, threads_, chunk_floats_);
+    while (points_.size() < K) points_.emplace_back(config_, B, T, threads_, chunk_buffer_floats_, vocab_rows_);
     std::vector<Activations*> acts;
     std::vector<float*> small_copies, row_copies;
     for (size_t k = 0; k < K; ++k) {
@@ -164,7 +177,7 @@ std::vector<std::vector<double>> PerturbedForward::sequence_sums(const GPT2& mod
         row_copies.push_back(points_[k].row_copies.data());
     }
     PerturbedWeights weights(model, perturbation, scales, small_copies, small_slot_floats(c, T), row_copies,
-                             chunk_floats_);
+                             chunk_floats_, chunk_buffer_floats_);
 
     embed(acts, weights, model, inputs, B, T);
     std::vector<BlockActivations> blocks(K);
@@ -180,7 +193,7 @@ std::vector<std::vector<double>> PerturbedForward::sequence_sums(const GPT2& mod
     for (size_t k = 0; k < K; ++k) layernorm_forward(acts[k]->lnf, nullptr, nullptr, x[k], lnfw[k], lnfb[k], BT, C);
 
     // The tied LM head over the real vocabulary, chunk by chunk: logits (BT, rows) = lnf · wte[v0 : v0+rows]ᵀ.
-    const int chunk = vocab_chunk(c);
+    const int chunk = vocab_rows_;
     std::vector<ChunkedCrossEntropy> losses(K, ChunkedCrossEntropy(BT));
     std::vector<float*> logits(K);
     std::vector<const float*> lnf(K);

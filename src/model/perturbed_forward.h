@@ -27,8 +27,9 @@ public:
 
     // Points of (B, T) tokens each, on up to omp_get_max_threads() threads (as set when it is built). The
     // buffers of a point are allocated the first time a call asks for that many points, and kept.
-    // chunk_floats: see kChunkFloats (tests make it small, so that small models still cut layers in chunks).
-    PerturbedForward(const GPT2Config& config, int B, int T, size_t chunk_floats = kChunkFloats);
+    // chunk_floats: see kChunkFloats; vocab_rows: rows per LM-head chunk, 0 for vocab_chunk(config), at most
+    // that (tests make both small, so that small models still cut their layers and vocabulary in chunks).
+    PerturbedForward(const GPT2Config& config, int B, int T, size_t chunk_floats = kChunkFloats, int vocab_rows = 0);
 
     // Bytes it allocates (for memory plans): per point the loss_only activations, one chunk of logits and two
     // small tensors; per thread and point, the copy of one chunk of weight rows.
@@ -37,6 +38,7 @@ public:
 
     // For each s of `scales`, the per-sequence loss sums (sequence_loss_sum of each of the B sequences) at
     // θ + s·u, u the perturbation's direction (a scale of 0 is θ itself). inputs and targets are (B, T).
+    // Throws nograd::Error for a model of another shape than the config it was built for.
     std::vector<std::vector<double>> sequence_sums(const GPT2& model, const int* inputs, const int* targets,
                                                    const Perturbation& perturbation, std::span<const float> scales);
 
@@ -48,9 +50,9 @@ public:
 private:
     // What one point owns.
     struct Point {
-        Point(const GPT2Config& config, int B, int T, int threads, size_t chunk_floats);
+        Point(const GPT2Config& config, int B, int T, int threads, size_t chunk_buffer, int vocab_rows);
         Activations acts;          // loss_only layout
-        FloatBuffer logits;        // (B·T, vocab_chunk): one chunk of its logits
+        FloatBuffer logits;        // (B·T, vocab_rows): one chunk of its logits
         FloatBuffer small_copies;  // two slots of max(4C, T·C) floats
         FloatBuffer row_copies;    // per thread: one chunk of weight rows
     };
@@ -58,6 +60,8 @@ private:
     GPT2Config config_;
     int B_, T_, threads_;
     size_t chunk_floats_;
+    int vocab_rows_;
+    size_t chunk_buffer_floats_;
     std::vector<Point> points_;
 };
 

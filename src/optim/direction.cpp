@@ -292,6 +292,7 @@ void perturbation_piece(float* __restrict u, size_t a, size_t b, std::span<const
 void perturbed_copies(std::span<float* const> outs, std::span<const float> scales, const float* params, size_t begin,
                       size_t end, const Perturbation& perturbation) {
     assert(outs.size() == scales.size());
+    if (outs.empty()) return;
     const std::vector<OffsetRange> meeting = ranges_meeting(perturbation.subset, begin, end);
     // Pieces cut at multiples of kDirectionChunk of the flat index, so the work units are the same whatever
     // piece of θ is asked for; within a piece, one generation batch at a time, so u stays in L1 (with whole

@@ -56,7 +56,7 @@ StepReport NewtonOptimizer::step(Objective& objective, const StepContext& contex
     report.loss = loss0;
     report.loss_kind = "unperturbed";
     report.forward_passes = 3;
-    report.direction_generations = 2;
+    report.direction_generations = probed.generations + 1;  // + the update pass
     // g = uᵀ∇L and, since L⁺ + L⁻ − 2L0 ≈ ε² uᵀ∇²L u, curvature = uᵀ∇²L u / 2 with u = z/√H (ε cancels).
     const double projected = (loss_plus - loss_minus) / (2.0 * double(eps));
     const double curvature = std::abs(loss_plus + loss_minus - 2.0 * loss0) / (2.0 * double(eps) * double(eps));
@@ -66,7 +66,7 @@ StepReport NewtonOptimizer::step(Objective& objective, const StepContext& contex
     const double losses[3] = {loss0, loss_plus, loss_minus};
     if (!all_finite(losses)) {
         // Leave θ and H as they were: one NaN would reach every coordinate.
-        report.direction_generations = 1;
+        report.direction_generations = probed.generations;
         report.fields["skipped_nonfinite"] = true;
         return report;
     }

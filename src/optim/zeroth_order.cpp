@@ -58,6 +58,10 @@ ProbeLosses probe_losses(Objective& objective, std::span<const Probe> probes, Di
     Communicator* group = objective.population;
     const bool shared = group && group->size() > 1;
     const Block mine = shared ? group->block_of(probes.size()) : Block{0, probes.size()};
+    const size_t slots = probes.empty() ? 0 : probes[0].scales.size();
+    if (shared)
+        for (const Probe& probe : probes)
+            if (probe.scales.size() != slots) throw Error("probe_losses: probes of different sizes cannot be shared out");
     ProbeLosses result;
     result.losses.resize(probes.size());
     for (size_t j = mine.begin; j < mine.end; ++j) {
@@ -69,9 +73,6 @@ ProbeLosses probe_losses(Objective& objective, std::span<const Probe> probes, Di
     }
     if (!shared) return result;
     // One gather per scale slot: slot i of every probe, each process sending its block.
-    const size_t slots = probes.empty() ? 0 : probes[0].scales.size();
-    for (const Probe& probe : probes)
-        if (probe.scales.size() != slots) throw Error("probe_losses: probes of different sizes cannot be shared out");
     for (size_t j = 0; j < probes.size(); ++j)
         if (j < mine.begin || j >= mine.end) result.losses[j].assign(slots, 0.0);
     for (size_t i = 0; i < slots; ++i) {
