@@ -294,10 +294,7 @@ TEST_SUITE("train") {
         objective.trainable = subset.ranges;
         objective.decays = subset.decays;
         objective.losses_along = [&](const Perturbation& p, std::span<const float> scales) {
-            std::vector<double> losses;
-            for (const std::vector<double>& sums : lockstep.sequence_sums(model, inputs.data(), targets.data(), p, scales))
-                losses.push_back(batch_mean_loss(sums, T));
-            return losses;
+            return lockstep.mean_losses(model, inputs.data(), targets.data(), p, scales);
         };
         const uint64_t seed = 5, steps = 4000;
         SpsaOptimizer spsa(SpsaOptions{}, seed, d);

@@ -47,27 +47,21 @@ public:
                      size_t chunk_floats, size_t chunk_buffer_floats)
         : base_(model.params.data()), perturbation_(perturbation), scales_(scales), small_floats_(small_floats),
           small_copies_(std::move(small_copies)), row_copies_(std::move(row_copies)), chunk_floats_(chunk_floats),
-          chunk_buffer_floats_(chunk_buffer_floats),
-          moves_(std::any_of(scales.begin(), scales.end(), [](float s) { return s != 0.0f; })) {
+          chunk_buffer_floats_(chunk_buffer_floats) {
         for (std::vector<const float*>& p : pointers_) p.resize(scales.size());
+        for (size_t k = 0; k < scales.size(); ++k)
+            if (scales[k] != 0.0f) moving_.push_back(k), moving_scales_.push_back(scales[k]);
     }
 
     const float* const* get(const float* theta, size_t count, WeightSlot slot) override {
         assert(count <= small_floats_);
-        const size_t s = size_t(slot), K = scales_.size();
+        const size_t s = size_t(slot);
         std::vector<const float*>& out = pointers_[s];
+        std::fill(out.begin(), out.end(), theta);
+        if (!touches(piece(theta, count))) return out.data();
         std::vector<float*> copies;
-        std::vector<float> scales;
-        const bool touched = moves_ && touches(piece(theta, count));
-        for (size_t k = 0; k < K; ++k) {
-            out[k] = theta;
-            if (!touched || scales_[k] == 0.0f) continue;
-            float* copy = small_copies_[k] + s * small_floats_;
-            out[k] = copy;
-            copies.push_back(copy);
-            scales.push_back(scales_[k]);
-        }
-        if (!copies.empty()) perturbed_copies(copies, scales, base_, offset(theta), offset(theta) + count, perturbation_);
+        for (const size_t k : moving_) copies.push_back(small_copies_[k] + s * small_floats_), out[k] = copies.back();
+        perturbed_copies(copies, moving_scales_, base_, offset(theta), offset(theta) + count, perturbation_);
         return out.data();
     }
 
@@ -75,7 +69,7 @@ public:
                 int OC, int ldo) override {
         const size_t K = scales_.size();
         const float* const* b = bias ? get(bias, size_t(OC), WeightSlot::a) : nullptr;
-        if (!moves_ || !touches(piece(weight, size_t(OC) * IC))) {
+        if (!touches(piece(weight, size_t(OC) * IC))) {
             for (size_t k = 0; k < K; ++k) matmul_forward(out[k], in[k], weight, b ? b[k] : nullptr, N, IC, OC, ldo);
             return;
         }
@@ -86,22 +80,22 @@ public:
             const int r0 = c * rows, n = std::min(rows, OC - r0);
             const float* theta = weight + size_t(r0) * IC;
             const size_t thread = size_t(omp_get_thread_num());
+            std::vector<const float*> w(K, theta);
             std::vector<float*> copies;
-            std::vector<float> scales;
+            for (const size_t k : moving_) copies.push_back(row_copies_[k] + thread * chunk_buffer_floats_), w[k] = copies.back();
+            perturbed_copies(copies, moving_scales_, base_, offset(theta), offset(theta) + size_t(n) * IC, perturbation_);
             for (size_t k = 0; k < K; ++k)
-                if (scales_[k] != 0.0f) copies.push_back(row_copies_[k] + thread * chunk_buffer_floats_), scales.push_back(scales_[k]);
-            perturbed_copies(copies, scales, base_, offset(theta), offset(theta) + size_t(n) * IC, perturbation_);
-            for (size_t k = 0, moved = 0; k < K; ++k) {
-                const float* w = scales_[k] != 0.0f ? copies[moved++] : theta;
-                matmul_forward_serial(out[k] + r0, in[k], w, b ? b[k] + r0 : nullptr, N, IC, n, ldo);
-            }
+                matmul_forward_serial(out[k] + r0, in[k], w[k], b ? b[k] + r0 : nullptr, N, IC, n, ldo);
         }
     }
 
 private:
     size_t offset(const float* theta) const { return size_t(theta - base_); }
     IndexRange piece(const float* theta, size_t count) const { return {offset(theta), offset(theta) + count}; }
-    bool touches(IndexRange r) const { return nograd::touches(perturbation_.subset, r.begin, r.end); }
+    // Does some point read a copy of this piece (a point that moves, over entries of the subset)?
+    bool touches(IndexRange r) const {
+        return !moving_.empty() && nograd::touches(perturbation_.subset, r.begin, r.end);
+    }
 
     const float* base_;
     const Perturbation& perturbation_;
@@ -109,7 +103,8 @@ private:
     size_t small_floats_;
     std::vector<float*> small_copies_, row_copies_;
     size_t chunk_floats_, chunk_buffer_floats_;
-    bool moves_;  // some point has s != 0
+    std::vector<size_t> moving_;       // the points with s != 0, which read copies
+    std::vector<float> moving_scales_;  // their scales
     std::vector<const float*> pointers_[2];
 };
 
@@ -209,6 +204,19 @@ std::vector<std::vector<double>> PerturbedForward::sequence_sums(const GPT2& mod
         for (int b = 0; b < B; ++b) sums[k][size_t(b)] = sequence_loss_sum(acts[k]->losses + size_t(b) * T, T);
     }
     return sums;
+}
+
+std::vector<double> PerturbedForward::mean_losses(const GPT2& model, const int* inputs, const int* targets,
+                                              const Perturbation& perturbation, std::span<const float> scales) {
+    std::vector<double> losses;
+    for (const std::vector<double>& sums : sequence_sums(model, inputs, targets, perturbation, scales))
+        losses.push_back(batch_mean_loss(sums, T_));
+    return losses;
+}
+
+double PerturbedForward::loss(const GPT2& model, const int* inputs, const int* targets) {
+    const float theta[1] = {0.0f};
+    return mean_losses(model, inputs, targets, Perturbation{}, theta)[0];
 }
 
 }  // namespace nograd

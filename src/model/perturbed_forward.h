@@ -42,6 +42,12 @@ public:
     std::vector<std::vector<double>> sequence_sums(const GPT2& model, const int* inputs, const int* targets,
                                                    const Perturbation& perturbation, std::span<const float> scales);
 
+    // The same reduced to each point's mean loss over the batch (batch_mean_loss of its sums).
+    std::vector<double> mean_losses(const GPT2& model, const int* inputs, const int* targets,
+                                    const Perturbation& perturbation, std::span<const float> scales);
+    // The mean loss at θ itself: one point, nothing copied.
+    double loss(const GPT2& model, const int* inputs, const int* targets);
+
     // Vocabulary rows per LM-head chunk: 4C, at least 3072, rounded up to whole 384-column gemm tiles
     // (kernels/gemm.cpp). With 384-row chunks, the demo's 64-channel model spent its steps in 131 one-tile
     // products per point, which leave one thread idle: its zeroth-order steps ran ~40 % slower.

@@ -74,8 +74,8 @@ void add_preconditioned_direction(float* params, std::span<const IndexRange> ran
 
 // A direction over a parameter subset, as the forward pass needs it: u_i = z_i(key) for i in `subset` (divided
 // by sqrt(diag_h[k]), k the subset offset of i, when diag_h is set: HiZOO's θ ± εz/√H), and u_i = 0 elsewhere.
-struct Perturbation {
-    DirectionKey key;
+struct Perturbation {  // Perturbation{}: an empty subset, so every point reads θ itself
+    DirectionKey key{0, 0};
     Distribution dist = Distribution::gaussian;
     std::span<const IndexRange> subset;
     const float* diag_h = nullptr;  // subset-sized, or null

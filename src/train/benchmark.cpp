@@ -117,17 +117,10 @@ ModeRunner::ModeRunner(BenchModel& bench, BenchMode mode)
     const int B = bench.B, T = bench.T;
     if (mode != BenchMode::forward && mode != BenchMode::backprop) {
         lockstep_ = std::make_unique<PerturbedForward>(bench.model.config, B, T);
-        objective_.losses_along = [this, T](const Perturbation& p, std::span<const float> scales) {
-            std::vector<double> losses;
-            for (const std::vector<double>& sums :
-                 lockstep_->sequence_sums(bench_.model, bench_.inputs.data(), bench_.targets.data(), p, scales))
-                losses.push_back(batch_mean_loss(sums, T));
-            return losses;
+        objective_.losses_along = [this](const Perturbation& p, std::span<const float> scales) {
+            return lockstep_->mean_losses(bench_.model, bench_.inputs.data(), bench_.targets.data(), p, scales);
         };
-        objective_.loss = [this] {
-            const float theta[1] = {0.0f};
-            return objective_.losses_along(Perturbation{{0, 0}, Distribution::gaussian, {}, nullptr}, theta)[0];
-        };
+        objective_.loss = [this] { return lockstep_->loss(bench_.model, bench_.inputs.data(), bench_.targets.data()); };
         optimizer_ = make_bench_optimizer(mode, bench.trainable.size(), 1337);
         return;
     }

@@ -219,7 +219,7 @@ private:
 double Run::batch_loss(const int* inputs, const int* targets) {
     if (lockstep_) {
         const float theta[1] = {0.0f};
-        return batch_losses_along(inputs, targets, Perturbation{{0, 0}, Distribution::gaussian, {}, nullptr}, theta)[0];
+        return batch_losses_along(inputs, targets, Perturbation{}, theta)[0];  // θ itself
     }
     const size_t offset = sequences_.begin * size_t(s_.seq);
     const float loss = gpt2_forward(model_, *acts_, inputs + offset, targets + offset);
